@@ -1,0 +1,200 @@
+"""The new text of a message: what the sender wrote now, not what they quoted or signed.
+
+Why: a reply quoting our newsletter, or a forwarded old request, must not be read as a request
+by this sender (GUIDELINES.md: labels describe only the new text plus subject).  Clients mark
+history in a handful of ways; we cut at the first one:
+
+* separator lines (``-----Original Message-----``, ``-----Alkuperäinen viesti-----``,
+  ``---------- Forwarded message ---------``, ``Begin forwarded message:``),
+* attribution lines (``On … wrote:``, ``… kirjoitti:``, ``Den … skrev:``, ``Am … schrieb:``),
+* Outlook header blocks (``From:``/``Lähettäjä:``/``Från:`` followed by Sent/To/Subject lines),
+* device taglines (``Lähetetty iPhonesta``, ``Sent from my iPhone``), the ``-- `` signature
+  separator, a closing ("Ystävällisin terveisin", "Med vänliga hälsningar", "Best regards")
+  near the end, and legal disclaimers.
+
+``> `` quoted lines are dropped wherever they are (inline replies keep their new lines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from classifiers.htmltext import html_to_text
+
+#: Longest text handed on; requests are short and the model needs no more.
+MAX_CHARS = 6000
+
+_SEPARATOR_RE = re.compile(
+    r"^\s*[-_=*]{2,}\s*[^-_=*\s][^\n]{0,60}?[-_=*]{2,}\s*$"  # ----- Anything -----
+    r"|^\s*(?:begin forwarded message|alkuperäinen viesti|välitetty viesti"
+    r"|ursprungligt meddelande|vidarebefordrat meddelande|original message"
+    r"|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht"
+    r"|message d'origine|message transféré|oorspronkelijk bericht|doorgestuurd bericht"
+    r"|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato"
+    r"|mensagem original|mensagem encaminhada|oprindelig meddelelse|videresendt meddelelse"
+    r"|opprinnelig melding|videresendt melding|wiadomość oryginalna|oryginalna wiadomość"
+    r"|wiadomość przekazana|algne kiri|edastatud kiri)\s*:?\s*-*\s*$",
+    re.IGNORECASE,
+)
+_WROTE_RE = re.compile(
+    r"(?:\bwrote|\bkirjoitti|\bskrev(?: følgende)?|\bschrieb|\ba écrit|\bescribió|\bha scritto"
+    r"|\bescreveu|\bschreef|\bnapisał(?:\(a\))?|\bnapisała|\bkirjutas)\s*:\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_START_RE = re.compile(
+    r"^\s*(?:on|am|le|el|il|em|op|den|d\.|dnia|\d{1,2}[./])\b", re.IGNORECASE
+)
+_HEADER_FROM_RE = re.compile(
+    r"^\s*\*?(?:from|lähettäjä|från|von|de|van|da|fra|od|saatja|lähetäjä)\s*\*?\s*:",
+    re.IGNORECASE,
+)
+_HEADER_OTHER_RE = re.compile(
+    r"(?:^|\s)\*?(?:sent|date|to|subject|cc|lähetetty|päivämäärä|vastaanottaja|aihe|kopio"
+    r"|skickat|datum|till|ämne|kopia|gesendet|an|betreff|envoyé|à|objet|date|verzonden|aan"
+    r"|onderwerp|enviado|para|asunto|fecha|inviato|oggetto|data|sendt|til|emne|wysłano|do"
+    r"|temat|saadetud|saaja|teema)\s*\*?\s*:",
+    re.IGNORECASE,
+)
+_DEVICE_RE = re.compile(
+    r"^\s*(?:lähetetty|sent|skickat|sendt|von|envoyé|verzonden|enviado|inviato|wysłane)\b.{0,40}"
+    r"(?:iphone|ipad|android|galaxy|samsung|outlook|mobiili|mobile|mobil|handy|huawei|xiaomi"
+    r"|pixel|mail for windows|windows-posti|windows mail|telefon|puhelime)",
+    re.IGNORECASE,
+)
+_DEVICE_ONLY_RE = re.compile(
+    r"^\s*(?:get outlook for|hanki outlook|skaffa outlook|holen sie sich outlook"
+    r"|von meinem \w+ gesendet|envoyé de mon|inviato da|enviado desde|verstuurd vanaf"
+    r"|sendt fra min|wysłane z)",
+    re.IGNORECASE,
+)
+_SIG_SEPARATOR_RE = re.compile(r"^(?:--|-- |__+|—)\s*$")
+_CLOSING_RE = re.compile(
+    r"^\s*(?:ystävällisin terveisin|ystävällisesti|parhain terveisin|terveisin|terv\.?|t\.|"
+    r"yst\. terv\.?|kiittäen|hyvää päivänjatkoa|med vänlig(?:a)? hälsning(?:ar)?|vänliga hälsningar"
+    r"|vänligen|mvh|hälsningar|hälsning|med venlig hilsen|venlig hilsen|mvh\.|med vennlig hilsen"
+    r"|vennlig hilsen|hilsen|best regards|kind regards|warm regards|regards|best wishes|best"
+    r"|cheers|yours sincerely|sincerely|yours faithfully|br|mit freundlichen grüßen"
+    r"|freundliche grüße|viele grüße|beste grüße|liebe grüße|mfg|cordialement|bien cordialement"
+    r"|salutations|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groeten|saludos"
+    r"|atentamente|un saludo|cordiali saluti|distinti saluti|saluti|cumprimentos"
+    r"|com os melhores cumprimentos|atenciosamente|pozdrawiam|z poważaniem|lugupidamisega"
+    r"|parimate soovidega|tervitades)\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+#: A closing only starts the signature if at most this many non-blank lines follow it.
+_CLOSING_TAIL_LINES = 10
+_DISCLAIMER_RE = re.compile(
+    r"(?:intended recipient|tarkoitettu vastaanottaja|avsedd mottagare|avsedda mottagaren"
+    r"|rätte mottagare|rette modtager|tiltenkte mottaker|beoogde ontvanger|destinataire prévu"
+    r"|destinatario previsto|destinatário pretendido|bestimmungsgemäße empfänger"
+    r"|richtige adressat|adresatem wiadomości|confidentiality notice|\bdisclaimer\s*:"
+    r"|\b(?:this|tämä|tämän|detta|denna|dieses|diese|ce|cet|questo|este|esta|dit|deze|denne"
+    r"|dette|ta|niniejsza|see)\b.{0,40}(?:e-?mail|message|communication|viesti|sähköposti"
+    r"|e-post|meddelande|nachricht|courriel|messaggio|mensaje|mensagem|bericht|meddelelse"
+    r"|melding|wiadomo|kiri)\w*.{0,80}(?:confidential|luottamuksellinen|konfidentiell"
+    r"|vertraulich|confidentiel|riservat|confidencial|vertrouwelijk|fortrolig|konfidensiell"
+    r"|poufn|konfidentsiaal))",
+    re.IGNORECASE,
+)
+_QUOTE_RE = re.compile(r"^\s*>")
+_BLANK_RUN_RE = re.compile(r"\n\s*\n\s*\n+")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """``text``: subject plus new body text, for the model.  ``full``: with the signature,
+    for details extraction (a phone in the signature is an identifier staff can use)."""
+
+    text: str
+    full: str
+
+
+def extract(subject: str, plain: str | None, html: str | None) -> Extracted:
+    """New text of a message given its subject and first text/plain and text/html parts."""
+    body = plain if plain is not None and plain.strip() else None
+    if body is None and html:
+        body = html_to_text(html)
+    elif body is not None and html is None and _looks_like_html(body):
+        body = html_to_text(body)
+    new_body, signed = _new_text(body or "")
+    subject = subject.strip()
+    text = f"{subject}\n{new_body}" if subject else new_body
+    full = f"{subject}\n{signed}" if subject else signed
+    return Extracted(text[:MAX_CHARS], full[:MAX_CHARS])
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text[:400].lower()
+    return "<html" in head or "<body" in head or ("<div" in head and "</" in text) or (
+        "<p>" in head and "</p>" in text.lower()
+    )
+
+
+def _new_text(body: str) -> tuple[str, str]:
+    """(body without history, signature and disclaimer; body without history and disclaimer)."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    end = _history_start(lines)
+    kept = [line for line in lines[:end] if not _QUOTE_RE.match(line)]
+    kept = kept[: _disclaimer_start(kept)]
+    signed = _tidy(kept)
+    unsigned = _tidy(kept[: _signature_start(kept)])
+    return unsigned, signed
+
+
+def _history_start(lines: list[str]) -> int:
+    """Index of the first line of quoted or forwarded history (len(lines) if none)."""
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or _QUOTE_RE.match(line):
+            continue
+        if _SEPARATOR_RE.match(stripped) and not _SIG_SEPARATOR_RE.match(stripped):
+            return i
+        if _DEVICE_RE.match(stripped) or _DEVICE_ONLY_RE.match(stripped):
+            return i
+        if len(stripped) < 300 and _WROTE_RE.search(stripped):
+            prev = lines[i - 1].strip() if i > 0 else ""
+            if prev and _ATTRIBUTION_START_RE.match(prev) and not _WROTE_RE.search(prev):
+                return i - 1
+            return i
+        if _HEADER_FROM_RE.match(stripped) and _is_header_block(lines, i):
+            return i
+    return len(lines)
+
+
+def _is_header_block(lines: list[str], i: int) -> bool:
+    """A ``From:`` line starts history if it carries an address or header lines follow."""
+    first = lines[i]
+    if "@" in first or _HEADER_OTHER_RE.search(first.split(":", 1)[1]):
+        return True
+    following = [line for line in lines[i + 1 : i + 6] if line.strip()]
+    return any(_HEADER_OTHER_RE.match(line) for line in following[:4])
+
+
+def _signature_start(lines: list[str]) -> int:
+    """Index where the signature begins: ``-- `` or a closing near the end."""
+    for i, line in enumerate(lines):
+        if _SIG_SEPARATOR_RE.match(line):
+            return i
+    for i, line in enumerate(lines):
+        if _CLOSING_RE.match(line):
+            tail = sum(1 for rest in lines[i + 1 :] if rest.strip())
+            if tail <= _CLOSING_TAIL_LINES:
+                return i
+    return len(lines)
+
+
+def _disclaimer_start(lines: list[str]) -> int:
+    """Index of the paragraph holding a legal disclaimer (it and all after it are dropped)."""
+    for i, line in enumerate(lines):
+        if _DISCLAIMER_RE.search(line):
+            start = i
+            while start > 0 and lines[start - 1].strip():
+                start -= 1
+            return start
+    return len(lines)
+
+
+def _tidy(lines: list[str]) -> str:
+    text = "\n".join(line.rstrip() for line in lines).strip()
+    return _BLANK_RUN_RE.sub("\n\n", text)

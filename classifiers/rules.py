@@ -1,0 +1,186 @@
+"""Unambiguous legal terms that name a GDPR right, per label.
+
+Why: a letter citing "artikla 15", "Art. 17 DSGVO", "tarkastusoikeus", "registerutdrag" or
+"droit d'accès" names the right it exercises, in any phrasing the corpus never saw.  The terms
+are matched on folded text (lower case, no diacritics, see ``features.fold``) so "oikeus tulla
+unohdetuksi" and a misspelt "oikeus tulla unohdetuksi" without umlauts both hit.  A hit is fed
+to the model as an extra token (so it learns how much a citation weighs against, say, a
+vendor's contract that merely mentions GDPR) and makes a below-threshold score go to staff
+triage instead of being dropped silently (see ``decide``).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Article numbers of the GDPR rights (Art. 19 is a controller duty, not a request).
+_ARTICLE_LABELS = {
+    "15": "access",
+    "16": "rectification",
+    "17": "erasure",
+    "18": "restriction",
+    "20": "portability",
+    "21": "objection",
+}
+_ARTICLE_WORD = (
+    r"(?:art|artt|artikla\w*|artiklan|artikel\w*|article|articulo|articolo|artigo|artikkel\w*"
+    r"|artykul\w*|artikli\w*|artiklen)"
+)
+_ARTICLE_RE = re.compile(
+    rf"\b{_ARTICLE_WORD}\s*\.?\s*(1[5-8]|2[01])\b(?!\s*[.,]\s*\d{{2,}})"
+    rf"|\b(1[5-8]|2[01])\s*\.?\s*{_ARTICLE_WORD}\b"
+)
+
+# Folded (ASCII) spellings.  Keep each term something only a rights request would say.
+_TERMS: dict[str, tuple[str, ...]] = {
+    "access": (
+        r"tarkastusoikeu\w*",
+        r"tarkastuspyyn\w*",
+        r"tietojen tarkastami\w*",
+        r"rekisteriote\w*",
+        r"tiedonsaantioikeu\w*",
+        r"registerutdrag\w*",
+        r"ratt(?:en)? till (?:tillgang|insyn)",
+        r"begaran om (?:tillgang|insyn)",
+        r"right of access",
+        r"right to access",
+        r"subject access request\w*",
+        r"data subject access",
+        r"\bdsar\b",
+        r"auskunftsersuchen",
+        r"auskunftsrecht\w*",
+        r"auskunft nach",
+        r"recht auf auskunft",
+        r"droit d'acces",
+        r"droit d acces",
+        r"recht (?:op|van) inzage",
+        r"inzageverzoek\w*",
+        r"derecho de acceso",
+        r"diritto di accesso",
+        r"direito de acesso",
+        r"ret til indsigt",
+        r"indsigtsanmodning\w*",
+        r"rett til innsyn",
+        r"innsynsbegjaering\w*",
+        r"innsynskrav\w*",
+        r"prawo dostepu",
+        r"juurdepaasuoigus\w*",
+    ),
+    "rectification": (
+        r"oikaisuoikeu\w*",
+        r"tietojen oikaisemise\w*",
+        r"ratt(?:en)? till rattelse",
+        r"right to rectification",
+        r"right of rectification",
+        r"recht auf berichtigung",
+        r"droit de rectification",
+        r"recht op rectificatie",
+        r"derecho de rectificacion",
+        r"diritto di rettifica",
+        r"direito de (?:retificacao|rectificacao)",
+        r"ret til berigtigelse",
+        r"rett til (?:retting|korrigering)",
+        r"prawo do sprostowania",
+        r"parandamise oigus\w*",
+    ),
+    "erasure": (
+        r"oikeus tulla unohdetuksi",
+        r"oikeus (?:tietojen )?poistamiseen",
+        r"ratt(?:en)? att bli glomd",
+        r"ratt(?:en)? till radering",
+        r"right to (?:be forgotten|erasure)",
+        r"recht auf (?:loschung|vergessenwerden|vergessen werden)",
+        r"droit (?:a l'oubli|a l oubli|a l'effacement|a l effacement|a l’effacement)",
+        r"recht op (?:vergetelheid|gegevenswissing|verwijdering)",
+        r"derecho (?:de supresion|al olvido)",
+        r"diritto (?:all'oblio|all oblio|alla cancellazione)",
+        r"direito (?:ao apagamento|ao esquecimento)",
+        r"ret til (?:sletning|at blive glemt)",
+        r"rett til (?:sletting|a bli glemt)",
+        r"prawo do (?:usuniecia|bycia zapomnian\w*)",
+        r"oigus olla unustatud",
+        r"kustutamise oigus\w*",
+    ),
+    "restriction": (
+        r"kasittelyn rajoittami\w*",
+        r"rajoittaa (?:tietojeni |henkilotietojeni )?kasittely\w*",
+        r"begransning av behandling\w*",
+        r"begransa behandling\w*",
+        r"right to restrict\w*",
+        r"restriction of processing",
+        r"einschrankung der verarbeitung",
+        r"limitation du traitement",
+        r"beperking van (?:de )?verwerking",
+        r"limitacion del tratamiento",
+        r"limitazione del trattamento",
+        r"limitacao do tratamento",
+        r"begraensning af behandling\w*",
+        r"begrensning av behandling\w*",
+        r"ograniczenia przetwarzania",
+        r"tootlemise piiramise\w*",
+    ),
+    "objection": (
+        r"vastustamisoikeu\w*",
+        r"vastustan (?:\w+ ){0,3}(?:kasittely\w*|kayttoa|profiloint\w*|suoramarkkinoint\w*)",
+        r"ratt(?:en)? att invanda",
+        r"invander mig mot",
+        r"invandning mot (?:\w+ ){0,2}behandling\w*",
+        r"right to object",
+        r"i (?:hereby )?object to (?:the )?(?:processing|profiling|use of my)",
+        r"widerspruchsrecht",
+        r"widerspreche (?:hiermit )?(?:der|jeglicher) (?:verarbeitung|nutzung)",
+        r"droit d'opposition",
+        r"droit d opposition",
+        r"je m'oppose au traitement",
+        r"recht van bezwaar",
+        r"bezwaar tegen (?:de )?verwerking",
+        r"derecho de oposicion",
+        r"me opongo al tratamiento",
+        r"diritto di opposizione",
+        r"mi oppongo al trattamento",
+        r"direito de oposicao",
+        r"oponho-me ao tratamento",
+        r"ret til (?:at gore )?indsigelse",
+        r"rett til (?:a )?protestere",
+        r"prawo do sprzeciwu",
+        r"vastuvaidlemise oigus\w*",
+    ),
+    "portability": (
+        r"siirto-?oikeu\w*",
+        r"siirrettavyy\w*",
+        r"dataportabilitet\w*",
+        r"data portability",
+        r"right to portability",
+        r"datenubertragbarkeit",
+        r"portabilite des donnees",
+        r"(?:recht op )?(?:gegevens)?overdraagbaarheid",
+        r"portabilidad de (?:los |mis )?datos",
+        r"portabilita dei dati",
+        r"portabilidade dos dados",
+        r"przenoszenia danych",
+        r"andmete ulekandmise",
+        r"andmete ulekantavus\w*",
+    ),
+}
+
+_TERM_RES: dict[str, re.Pattern[str]] = {
+    label: re.compile(r"\b(?:" + "|".join(terms) + r")") for label, terms in _TERMS.items()
+}
+
+
+def rule_hits(folded: str) -> dict[str, list[str]]:
+    """Label -> the legal terms found in ``folded`` text (``features.fold`` output)."""
+    hits: dict[str, list[str]] = {}
+    for match in _ARTICLE_RE.finditer(folded):
+        number = match.group(1) or match.group(2)
+        hits.setdefault(_ARTICLE_LABELS[number], []).append(match.group(0))
+    for label, pattern in _TERM_RES.items():
+        found = pattern.findall(folded)
+        if found:
+            hits.setdefault(label, []).extend(found)
+    return hits
+
+
+def rule_tokens(hits: dict[str, list[str]]) -> list[str]:
+    """Extra model tokens for rule hits: one marker per label hit."""
+    return [f"xrule{label}x" for label in sorted(hits)]
