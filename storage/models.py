@@ -55,6 +55,9 @@ class FolderPosition(Base):
     folder: Mapped[str] = mapped_column(String(255))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # UIDs up to this one were in the folder when we first saw it (or its new UIDVALIDITY):
+    # of those only mail since the start date is taken, also after a crash mid-way.
+    backfill_until_uid: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (UniqueConstraint("mailbox_id", "folder"),)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:46:25.562963
+Create Date: 2026-11-21 23:52:04.853167
 """
 from alembic import op
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('folder', sa.String(length=255), nullable=False),
     sa.Column('uidvalidity', sa.BigInteger(), nullable=False),
     sa.Column('last_uid', sa.BigInteger(), nullable=False),
+    sa.Column('backfill_until_uid', sa.BigInteger(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -1,0 +1,105 @@
+"""The classifier as the triage stage sees it: message in, labels + language + details out.
+
+Why: one object, loaded once per process (``get_classifier``), that turns a message into a
+``Classification``: which rights it exercises (multi-label, see ``LABELS``), how sure we are
+(``needs_triage`` sends doubtful mail to staff instead of guessing), the language to reply in,
+and the values staff need.  It never logs message text (personal data).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from classifiers.artifact import MODEL_DIR, Artifact, load_artifact
+from classifiers.decision import decide
+from classifiers.details import Details, extract_details
+from classifiers.extract import extract
+from classifiers.labels import LABELS
+from classifiers.langid import reply_language
+from classifiers.prepare import prepare
+
+__all__ = ["LABELS", "Classification", "Classifier", "Details", "get_classifier"]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The result for one message.  ``text`` is the extracted new text the labels are about."""
+
+    labels: tuple[str, ...]
+    scores: dict[str, float]
+    language: str
+    reply_language: str
+    needs_triage: bool
+    details: Details
+    text: str
+    #: Why staff should look ("uncertain:erasure", "rule_without_model:access"); empty if sure.
+    triage_reasons: tuple[str, ...] = ()
+    #: Legal terms found, per label (e.g. {"access": ["art. 15"]}); terms only, no other text.
+    rule_hits: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Classifier:
+    """A loaded model.  Read-only after construction, so one instance serves all threads."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self._artifact = artifact
+        self._model = artifact.model
+        self._calibration = artifact.calibration
+        self._langid = artifact.langid
+
+    @classmethod
+    def load(cls, path: Path = MODEL_DIR) -> Classifier:
+        return cls(load_artifact(path))
+
+    @property
+    def meta(self) -> dict[str, object]:
+        return self._artifact.meta
+
+    def classify_parts(self, subject: str, plain: str | None, html: str | None) -> Classification:
+        """Classify a message given its subject and first text/plain and text/html bodies."""
+        extracted = extract(subject or "", plain, html)
+        prepared = prepare(extracted.text, self._langid)
+        if not extracted.text.strip():
+            decision_labels: tuple[str, ...] = ()
+            scores = dict.fromkeys(LABELS, 0.0)
+            triage, reasons = False, ()
+        else:
+            raw = self._model.predict([prepared.tokens])[0]
+            decision = decide(raw, prepared.rule_hits, self._calibration)
+            decision_labels, scores = decision.labels, decision.scores
+            triage, reasons = decision.needs_triage, decision.reasons
+        wants_values = "rectification" in decision_labels or "uncertain:rectification" in reasons
+        return Classification(
+            labels=decision_labels,
+            scores=scores,
+            language=prepared.language,
+            reply_language=reply_language(prepared.language),
+            needs_triage=triage,
+            details=extract_details(extracted.full, with_new_values=wants_values),
+            text=extracted.text,
+            triage_reasons=reasons,
+            rule_hits=prepared.rule_hits,
+        )
+
+    def classify_bytes(self, raw: bytes) -> Classification:
+        """Classify a raw RFC 5322 message (parsed by ``classifiers.mime``, never raises on
+        malformed MIME; an unparseable message yields empty text and no labels)."""
+        from classifiers.mime import parse_message
+
+        parsed = parse_message(raw)
+        return self.classify_parts(parsed.subject, parsed.text_plain, parsed.text_html)
+
+
+_LOCK = threading.Lock()
+_CACHED: Classifier | None = None
+
+
+def get_classifier() -> Classifier:
+    """The packaged model, loaded on first call and shared afterwards."""
+    global _CACHED
+    with _LOCK:
+        if _CACHED is None:
+            _CACHED = Classifier.load()
+        return _CACHED

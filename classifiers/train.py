@@ -1,0 +1,125 @@
+"""Training: corpus -> out-of-fold calibration -> final model -> packaged artifact.
+
+Why out-of-fold: calibration and thresholds must be fitted on predictions for messages the
+model did not train on, and only inside the training part (the held-out ~20 % is for
+``rightsdesk eval`` alone).  The training part is cut into ``CALIBRATION_FOLDS`` calibration
+splits by id hash; each is predicted by a model trained on the others, Platt scaling and
+thresholds are fitted on those predictions, and the shipped model is then trained on the whole
+training part with the same settings.  Everything is seeded: same data and seed, same model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from tqdm import tqdm
+
+from classifiers.artifact import save_artifact
+from classifiers.calibration import Calibration, LabelCalibration, best_threshold, fit_platt
+from classifiers.corpus import CALIBRATION_FOLDS, Record, calibration_fold, is_heldout
+from classifiers.extract import extract
+from classifiers.labels import LABELS
+from classifiers.langid import LanguageIdentifier, build_word_table
+from classifiers.model import EPOCHS, TextModel, train_textcat
+from classifiers.prepare import Prepared, prepare
+
+#: F-beta used to choose thresholds: beta < 1 favours precision (a false right costs staff
+#: time and risks acting on someone's data without a request).
+THRESHOLD_BETA = 0.7
+#: Uncertainty band, in logit units around each threshold, that sends a message to triage.
+TRIAGE_MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: TextModel
+    calibration: Calibration
+    word_table: dict[str, dict[str, float]]
+    meta: dict[str, object]
+    oof_scores: np.ndarray
+
+
+def prepare_records(
+    records: Sequence[Record], langid: LanguageIdentifier
+) -> list[Prepared]:
+    """Model input for each record, exactly as ``Classifier.classify_parts`` computes it."""
+    return [
+        prepare(extract(r.subject, r.plain, r.html_body).text, langid) for r in records
+    ]
+
+
+def train(
+    records: Sequence[Record],
+    seed: int,
+    folds: int = CALIBRATION_FOLDS,
+    epochs: int = EPOCHS,
+    progress: TextIO | None = sys.stderr,
+) -> TrainResult:
+    """Train on the non-held-out ``records`` (held-out ones are dropped here, defensively)."""
+    train_records = [r for r in records if not is_heldout(r.id)]
+    if not train_records:
+        raise ValueError("no training records")
+    word_table = build_word_table()
+    langid = LanguageIdentifier(word_table)
+    prepared = prepare_records(train_records, langid)
+    data = [(p.tokens, r.labels) for p, r in zip(prepared, train_records, strict=True)]
+    fold_of = [calibration_fold(r.id) % folds for r in train_records]
+    bar = tqdm(
+        total=(folds + 1) * epochs, desc="train", unit="epoch", file=progress,
+        disable=progress is None, leave=False,
+    )  # fmt: skip
+    oof = np.zeros((len(data), len(LABELS)), dtype=np.float64)
+    for k in range(folds):
+        inside = [d for d, f in zip(data, fold_of, strict=True) if f != k]
+        outside = [i for i, f in enumerate(fold_of) if f == k]
+        if not outside or not inside:
+            continue
+        fold_model = train_textcat(inside, seed + 1 + k, epochs, on_epoch=lambda: bar.update())
+        oof[outside] = fold_model.predict([data[i][0] for i in outside])
+    truth = np.array([[lb in labels for lb in LABELS] for _, labels in data], dtype=bool)
+    calibration = fit_calibration(oof, truth)
+    model = train_textcat(data, seed, epochs, on_epoch=lambda: bar.update())
+    bar.close()
+    meta: dict[str, object] = {
+        "seed": seed,
+        "epochs": epochs,
+        "folds": folds,
+        "train_records": len(train_records),
+        "corpus_digest": _digest(train_records),
+    }
+    return TrainResult(model, calibration, word_table, meta, oof)
+
+
+def fit_calibration(
+    oof: np.ndarray, truth: np.ndarray, beta: float = THRESHOLD_BETA, margin: float = TRIAGE_MARGIN
+) -> Calibration:
+    labels: dict[str, LabelCalibration] = {}
+    for j, label in enumerate(LABELS):
+        a, b = fit_platt(oof[:, j].tolist(), truth[:, j].tolist())
+        cal = LabelCalibration(a, b, 0.5)
+        probs = [_apply(cal, float(x)) for x in oof[:, j]]
+        labels[label] = LabelCalibration(a, b, best_threshold(probs, truth[:, j].tolist(), beta))
+    return Calibration(labels, margin)
+
+
+def _apply(cal: LabelCalibration, raw: float) -> float:
+    return Calibration({"x": cal}, 0.0).probability("x", raw)
+
+
+def _digest(records: Sequence[Record]) -> str:
+    h = hashlib.sha256()
+    for r in records:
+        h.update(f"{r.id}\x00{r.subject}\x00{r.body}\x00{','.join(r.labels)}\x01".encode())
+    return h.hexdigest()[:16]
+
+
+def train_to_dir(records: Sequence[Record], seed: int, out_dir: Path, progress: TextIO | None) -> TrainResult:
+    result = train(records, seed, progress=progress)
+    save_artifact(out_dir, result.model, result.calibration, result.word_table, result.meta)
+    return result
