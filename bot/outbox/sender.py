@@ -26,16 +26,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from imapclient import IMAPClient
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import Config, Imap, Smtp
 from bot.config import Mailbox as MailboxConfig
+from bot.intake.imapconn import open_imap
+from bot.intake.oauth import TokenProvider, token_provider_for
 from bot.outbox import sentcopy
 from bot.outbox.alerts import raise_alert
 from bot.outbox.errors import DeliveryUnknown, OutboxError, PermanentFailure, TemporaryFailure
 from bot.outbox.retry import backoff_seconds
-from bot.outbox.smtp import TokenProvider, deliver
+from bot.outbox.smtp import deliver
 from storage.clock import aware, utcnow
 from storage.db import Database, is_postgres
 from storage.models import Alert, Mailbox, OutboxItem
@@ -380,12 +383,8 @@ class OutboxSender:
             return None
         key = (name, "smtp" if isinstance(server, Smtp) else "imap")
         if key not in self._tokens:
-            from bot.intake.oauth import token_provider_for
-
             self._tokens[key] = token_provider_for(self.db, name, server, self.cfg.base_dir)
         return self._tokens[key]
 
-    def _open_imap(self, mb: MailboxConfig) -> Any:
-        from bot.intake.imapconn import open_imap
-
+    def _open_imap(self, mb: MailboxConfig) -> IMAPClient:
         return open_imap(mb.imap, self.cfg.base_dir, self._token_provider(mb.name, mb.imap))

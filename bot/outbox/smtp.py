@@ -18,12 +18,12 @@ Everything asynchronous stays in this module; the sender calls ``deliver`` from 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 from functools import cache
 from pathlib import Path
 from socket import getfqdn
-from typing import Protocol
 
 import aiosmtplib
 from aiosmtplib import (
@@ -37,17 +37,12 @@ from aiosmtplib import (
 )
 
 from bot.config import ConfigError, Smtp
+from bot.intake.oauth import TokenProvider
 from bot.outbox.errors import DeliveryUnknown, OutboxError, PermanentFailure, TemporaryFailure
 
 _ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
-
-
-class TokenProvider(Protocol):
-    """What XOAUTH2 needs from ``bot.intake.oauth``: a current access token (may refresh)."""
-
-    def access_token(self) -> str: ...
 
 
 @cache
@@ -140,8 +135,19 @@ async def _authenticate(
         raise PermanentFailure("XOAUTH2 configured but no token provider", step="AUTH")
     if "xoauth2" not in client.server_auth_methods:
         raise PermanentFailure("server does not offer XOAUTH2", step="AUTH")
-    token = await asyncio.to_thread(tokens.access_token)
-    await client.auth_xoauth2(server.username, token)
+    for attempt in (1, 2):
+        token = await asyncio.to_thread(tokens.access_token)
+        try:
+            await client.auth_xoauth2(server.username, token)
+            return
+        except SMTPAuthenticationError as exc:
+            # A revoked or early-expired access token is refused like a bad one: drop the
+            # cached token and try one fresh token before calling it permanent.
+            invalidate = getattr(tokens, "invalidate", None)
+            if attempt == 1 and 500 <= exc.code <= 599 and callable(invalidate):
+                invalidate()
+                continue
+            raise
 
 
 async def _envelope(client: aiosmtplib.SMTP, raw: bytes, mail_from: str,
@@ -171,10 +177,8 @@ async def _envelope(client: aiosmtplib.SMTP, raw: bytes, mail_from: str,
         except Exception as exc:
             raise classify(exc, "RCPT") from None
     if refused:
-        try:
+        with contextlib.suppress(Exception):  # the verdict below stands whatever RSET says
             await client.rset()
-        except Exception:  # the verdict below stands whatever RSET says
-            pass
         worst = max(refused, key=lambda e: e.code)
         raise _by_code(worst.code, worst.message, "RCPT")
 
