@@ -12,6 +12,7 @@ Times are kept timezone-aware (``normalise_times = False``): INTERNALDATE carrie
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "PermanentIntakeError",
     "TLSError",
     "TemporaryIntakeError",
+    "drop",
     "open_imap",
     "tls_context",
 ]
@@ -75,7 +77,7 @@ def _connect(server: Imap, base_dir: Path) -> IMAPClient:
                 raise TLSError("STARTTLS not offered")
             client.starttls(ctx)
         except Exception as exc:
-            _close(client)
+            drop(client)
             raise classify(exc, "STARTTLS") from None
     return client
 
@@ -121,11 +123,10 @@ def _login(client: IMAPClient, server: Imap, base_dir: Path, tokens: TokenProvid
             raise err from None
 
 
-def _close(client: IMAPClient) -> None:
-    try:
+def drop(client: IMAPClient) -> None:
+    """Close the socket without a LOGOUT exchange (the connection may be broken)."""
+    with contextlib.suppress(Exception):
         client.shutdown()
-    except Exception:  # the socket may be gone already
-        pass
 
 
 def open_imap(server: Imap, base_dir: Path, tokens: TokenProvider | None = None) -> IMAPClient:
@@ -138,9 +139,9 @@ def open_imap(server: Imap, base_dir: Path, tokens: TokenProvider | None = None)
     try:
         _login(client, server, base_dir, tokens)
     except IntakeError:
-        _close(client)
+        drop(client)
         raise
     except Exception as exc:
-        _close(client)
+        drop(client)
         raise classify(exc, "LOGIN") from None
     return client

@@ -180,7 +180,7 @@ class RefreshTokenProvider:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=self._timeout) as resp:
                 body = resp.read()
         except urllib.error.HTTPError as exc:
             error = _error_code(exc.read())
@@ -190,7 +190,8 @@ class RefreshTokenProvider:
                 raise _InvalidGrant() from None
             raise AuthError(f"token {error or f'HTTP {exc.code}'}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise TemporaryIntakeError(f"token endpoint unreachable ({type(exc).__name__})") from None
+            reason = f"token endpoint unreachable ({type(exc).__name__})"
+            raise TemporaryIntakeError(reason) from None
         try:
             payload = json.loads(body)
         except ValueError:
