@@ -16,7 +16,8 @@ import quopri
 import re
 from base64 import b64decode
 from dataclasses import dataclass, field
-from email.header import decode_header
+from email.errors import HeaderParseError
+from email.header import Header, decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -80,7 +81,7 @@ def _lookup_charset(name: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # also 8-bit junk in the name
         return None
 
 
@@ -98,6 +99,12 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    # Mostly valid UTF-8 with a few damaged bytes (broken quoted-printable, a cut multi-byte
+    # character): keep UTF-8 and mark the damage; detection would turn every "ä" to mojibake.
+    lossy = data.decode("utf-8", errors="replace")
+    damaged = lossy.count("\ufffd")
+    if sum(1 for ch in lossy if ord(ch) > 127) - damaged > damaged:
+        return lossy
     if len(data) > 32:
         from charset_normalizer import from_bytes
 
@@ -127,7 +134,7 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
         return _WS_RE.sub(" ", value).strip()
     try:
         parts = decode_header(value)
-    except (binascii.Error, ValueError, UnicodeError, AssertionError):
+    except (binascii.Error, ValueError, UnicodeError, AssertionError, HeaderParseError):
         sink.append("bad_encoded_word")
         return _WS_RE.sub(" ", value).strip()
     out: list[str] = []
@@ -141,12 +148,14 @@ def decode_header_value(value: object, defects: list[str] | None = None) -> str:
 
 def _payload_bytes(part: Message, defects: list[str]) -> bytes:
     """The part's body bytes after Content-Transfer-Encoding, repairing what can be repaired."""
-    raw = part.get_payload(decode=False)
+    # Not get_payload(decode=False): for 8-bit bodies it re-decodes the bytes with the declared
+    # charset (errors="replace"), losing them.  compat32 keeps the raw bytes as surrogates here.
+    raw = part._payload
     if isinstance(raw, list):
         return b""
     if not isinstance(raw, str):
         return b""
-    data = raw.encode("ascii", "surrogateescape")
+    data = raw.encode("utf-8", "surrogateescape")
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":
         cleaned = re.sub(rb"[^A-Za-z0-9+/=]", b"", data)
@@ -176,7 +185,7 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
 def _filename(part: Message, defects: list[str]) -> str:
     try:
         name = part.get_filename()
-    except (ValueError, LookupError, UnicodeError):
+    except Exception:  # e.g. TypeError from RFC 2231 continuations with a gap (stdlib)
         defects.append("bad_filename")
         return ""
     return decode_header_value(name, defects) if name else ""
@@ -239,6 +248,11 @@ def parse_message(raw: bytes) -> ParsedMail:
         except Exception:
             defects.append(f"bad_header:{name}")
             return None
+        if isinstance(v, Header):
+            # compat32 wraps a raw 8-bit header in a Header whose str() replaces every 8-bit
+            # byte with U+FFFD; take its bytes back (as surrogates) so they can be decoded.
+            v = b"".join(c if isinstance(c, bytes) else c.encode("ascii", "replace")
+                         for c, _cs in decode_header(v)).decode("ascii", "surrogateescape")
         return None if v is None else str(v)
 
     subject = decode_header_value(header("subject"), defects)
@@ -270,7 +284,9 @@ def parse_message(raw: bytes) -> ParsedMail:
     except Exception as exc:  # a pathological structure; keep the message, quarantine it
         defects.append(f"undecodable_body:{type(exc).__name__}")
         plain, html, attachments = None, None, []
-    if plain is None and html is None and not attachments and msg.get_payload() not in ("", None):
+    # msg._payload, not get_payload(): that one re-decodes with the charset parameter and
+    # raises on a broken RFC 2231 "charset*0*=" (TypeError).
+    if plain is None and html is None and not attachments and msg._payload not in ("", None):
         defects.append("no_text_part")
     return ParsedMail(
         subject=subject,

@@ -81,7 +81,7 @@ def test_wrong_password_is_permanent(smtp_factory: StartSmtp, tmp_path: Path) ->
     (tmp_path / "wrong").write_text("not-the-password")
     with pytest.raises(PermanentFailure) as err:
         _send(server, tmp_path, password={"file": str(tmp_path / "wrong")})
-    assert err.value.code == 535 and server.auth_failures == 1
+    assert err.value.code == 535 and server.auth_failures >= 1
     assert server.messages() == []
 
 
