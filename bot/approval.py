@@ -11,9 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot import cases
 from bot.config import Config
-from bot.pipeline import queue_draft
+from bot.pipeline import queue_draft, start_case
+from bot.triage.signals import no_auto_reply_reason
+from classifiers.api import LABELS
+from classifiers.mime import parse_message
 from storage.clock import utcnow
-from storage.models import Case, Draft, OutboxItem
+from storage.models import Case, Draft, Message, OutboxItem
 
 
 class ApprovalError(Exception):
@@ -64,6 +67,34 @@ def reject(s: Session, ref: str, actor: str, reason: str) -> Case:
     draft.decided_by = actor
     draft.reason = reason
     cases.set_status(case, "draft_rejected", actor, note=reason)
+    return case
+
+
+def set_types(s: Session, cfg: Config, secret: bytes, ref: str, types: list[str],
+              actor: str) -> Case:
+    """Staff decide what a doubtful message asks; then it proceeds like any request."""
+    case = _case(s, ref)
+    if case.status != "needs_triage":
+        raise ApprovalError(f"case {case.token} is {case.status}, not waiting for triage")
+    bad = [t for t in types if t not in LABELS]
+    if bad or not types:
+        raise ApprovalError(f"types must be some of: {', '.join(LABELS)}")
+    case.types = [t for t in LABELS if t in types]
+    case.needs_triage = False
+    msg = s.get(Message, case.opening_message_id)
+    assert msg is not None
+    mail = parse_message(msg.raw)
+    cases.set_status(case, "new", actor, note=f"types set: {', '.join(case.types)}")
+    start_case(s, cfg, secret, case, mail, no_auto_reply_reason(mail), actor=actor)
+    return case
+
+
+def dismiss(s: Session, ref: str, actor: str, reason: str) -> Case:
+    """Staff decide a doubtful message is not a rights request."""
+    case = _case(s, ref)
+    if case.status != "needs_triage":
+        raise ApprovalError(f"case {case.token} is {case.status}, not waiting for triage")
+    cases.set_status(case, "dismissed", actor, note=reason or "not a rights request")
     return case
 
 

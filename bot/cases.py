@@ -23,6 +23,8 @@ from storage.models import Case, CaseEvent, Message
 #: The life of a case, in order.  "completed" is reached at once for unsubscribe-only cases.
 STATUSES = (
     "new",                # created, drafts not yet made
+    "needs_triage",       # the classifier was unsure: staff set the types or dismiss it
+    "dismissed",          # staff decided it is not a rights request
     "awaiting_approval",  # a reply draft waits for staff
     "draft_rejected",     # staff rejected the draft; needs a new one
     "approved",           # reply approved and queued in the outbox

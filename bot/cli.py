@@ -183,6 +183,26 @@ def cmd_reject(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace, out: TextIO) -> int:
+    from bot import approval
+
+    cfg = _config(args)
+    db = _db(cfg)
+    try:
+        with db.session() as s:
+            if args.dismiss:
+                case = approval.dismiss(s, args.case, _actor(args), args.reason or "")
+                out.write(f"dismissed {case.token}: not a rights request\n")
+            else:
+                types = [t.strip() for t in (args.types or "").split(",") if t.strip()]
+                case = approval.set_types(s, cfg, cfg.secret(), args.case, types, _actor(args))
+                out.write(f"{case.token}: {', '.join(case.types)}; {case.status}\n")
+    except approval.ApprovalError as exc:
+        print(f"rightsdesk: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def message_json(msg: Any, mailbox_name: str, case_token: str | None) -> dict[str, Any]:
     outcome = msg.outcome if msg.stage != "new" else "pending"
     obj: dict[str, Any] = {
@@ -320,7 +340,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rightsdesk", description=__doc__)
-    p.add_argument("--config", help="config file (default: $RIGHTSDESK_CONFIG or ./rightsdesk.toml)")
+    p.add_argument("--config",
+                   help="config file (default: $RIGHTSDESK_CONFIG or ./rightsdesk.toml)")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -349,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("case")
     sp.add_argument("--reason", required=True)
     sp.add_argument("--by")
+    sp = add("triage", cmd_triage, "decide a case the classifier was unsure of")
+    sp.add_argument("case")
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--types", help="comma-separated: access,rectification,erasure,...")
+    g.add_argument("--dismiss", action="store_true", help="not a rights request")
+    sp.add_argument("--reason")
+    sp.add_argument("--by")
     sp = add("messages", cmd_messages, "every ingested message and what became of it")
     sp.add_argument("--json", action="store_true")
     sp = add("quarantine", cmd_quarantine, "list quarantined messages or retry one")
@@ -374,6 +402,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return int(args.func(args, out or sys.stdout))
     except ConfigError as exc:

@@ -170,8 +170,9 @@ def summary(db: Any, out: TextIO, show_drafts: bool = True) -> None:
         if show_drafts:
             for d in waiting:
                 case = d.case
-                out.write(f"\n--- draft reply for case {case.token} ({', '.join(case.types) or 'needs triage'};"
-                          f" {d.language}; deadline {case.deadline}) to {d.to_addr}\n")
+                kinds = ", ".join(case.types) or "needs triage"
+                out.write(f"\n--- draft reply for case {case.token} ({kinds}; {d.language}; "
+                          f"deadline {case.deadline}) to {d.to_addr}\n")
                 out.write(f"Subject: {d.subject}\n")
                 lines = d.body.splitlines()
                 out.write("\n".join(lines[:14]) + ("\n  [...]\n" if len(lines) > 14 else "\n"))

@@ -34,8 +34,8 @@ TYPE_NAMES: dict[str, dict[str, str]] = {
 }
 _NEEDS_TRIAGE = {"fi": "tarkistettava pyyntö", "sv": "begäran som granskas",
                  "en": "request under review"}
-_MONTHS_EN = ("January February March April May June July August September October November "
-              "December").split()
+_MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December"]
 
 #: shared/domain.md §5.
 AUTHORITY = {

@@ -15,7 +15,9 @@ import secrets
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O/1/I/L: tokens are read aloud
 TOKEN_RE = re.compile(r"\bRD-([A-Z2-9]{4})-([A-Z2-9]{4})\b")
-_MID_RE = re.compile(r"^<rd\.(RD-[A-Z2-9]{4}-[A-Z2-9]{4})\.([a-z]+)\.([a-z0-9]{10})\.([a-z0-9]{16})@")
+_MID_RE = re.compile(
+    r"^<rd\.(RD-[A-Z2-9]{4}-[A-Z2-9]{4})\.([a-z]+)\.([a-z0-9]{10})\.([a-z0-9]{16})@"
+)
 
 
 def new_case_token() -> str:

@@ -136,33 +136,39 @@ class Pipeline:
     def _open_case(self, s: Session, msg: Message, mail: ParsedMail, d: Decision) -> int:
         assert d.classification is not None
         case = cases.open_case(s, self.cfg, msg, mail, d.classification)
-        types = set(case.types)
-        if "unsubscribe" in types:
-            # domain.md §2: honour it the same day; keep only a keyed hash of the address.
-            h = email_hash(self.secret, case.subject_email)
-            if s.scalars(select(Suppression).where(Suppression.email_hash == h)).first() is None:
-                s.add(Suppression(email_hash=h, source="email", case_id=case.id))
-            case.events.append(cases.CaseEvent(status=case.status, actor="triage",
-                                               note="unsubscribe processed"))
-        only_unsub = types == {"unsubscribe"}
-        ack_kind = "unsubscribed" if "unsubscribe" in types else "ack"
-        if d.no_auto_reply is None:
-            ack = drafts.make_draft(ack_kind, self.cfg, case, mail.subject, status="approved")
-            s.flush()
-            self._queue_draft(s, case, ack, mail)
-        else:
-            case.events.append(cases.CaseEvent(status=case.status, actor="triage",
-                                               note=f"no automatic reply ({d.no_auto_reply})"))
-        if only_unsub:
-            cases.set_status(case, "completed", "triage", note="unsubscribe done")
-        else:
-            drafts.make_draft("reply", self.cfg, case, mail.subject, status="pending")
-            cases.set_status(case, "awaiting_approval", "triage", note="reply drafted")
+        if not case.types:
+            # Unsure what (if anything) is asked: no automatic mail, staff decide first.
+            cases.set_status(case, "needs_triage", "triage", note="classifier unsure")
+            return case.id
+        start_case(s, self.cfg, self.secret, case, mail, d.no_auto_reply)
         return case.id
 
-    def _queue_draft(self, s: Session, case: Case, draft: drafts.Draft,
-                     mail: ParsedMail | None) -> None:
-        queue_draft(s, self.cfg, self.secret, case, draft, mail)
+
+def start_case(s: Session, cfg: Config, secret: bytes, case: Case, mail: ParsedMail,
+               no_auto_reply: str | None, actor: str = "triage") -> None:
+    """Process an unsubscribe at once, acknowledge, and draft the reply for staff."""
+    types = set(case.types)
+    if "unsubscribe" in types:
+        # domain.md §2: honour it the same day; keep only a keyed hash of the address.
+        h = email_hash(secret, case.subject_email)
+        if s.scalars(select(Suppression).where(Suppression.email_hash == h)).first() is None:
+            s.add(Suppression(email_hash=h, source="email", case_id=case.id))
+        case.events.append(cases.CaseEvent(status=case.status, actor=actor,
+                                           note="unsubscribe processed"))
+    only_unsub = types == {"unsubscribe"}
+    ack_kind = "unsubscribed" if "unsubscribe" in types else "ack"
+    if no_auto_reply is None:
+        ack = drafts.make_draft(ack_kind, cfg, case, mail.subject, status="approved")
+        s.flush()
+        queue_draft(s, cfg, secret, case, ack, mail)
+    else:
+        case.events.append(cases.CaseEvent(status=case.status, actor="triage",
+                                           note=f"no automatic reply ({no_auto_reply})"))
+    if only_unsub:
+        cases.set_status(case, "completed", actor, note="unsubscribe done")
+    else:
+        drafts.make_draft("reply", cfg, case, mail.subject, status="pending")
+        cases.set_status(case, "awaiting_approval", actor, note="reply drafted")
 
 
 def queue_draft(s: Session, cfg: Config, secret: bytes, case: Case, draft: drafts.Draft,

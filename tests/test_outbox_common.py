@@ -46,7 +46,7 @@ def smtp_table(server: SmtpServer | None, tmp_path: Path, **extra: Any) -> dict[
     return table
 
 
-def make_config(tmp_path: Path, smtp: dict[str, Any], *, imap: dict[str, Any] | None = None,
+def outbox_config(tmp_path: Path, smtp: dict[str, Any], *, imap: dict[str, Any] | None = None,
                 outbox: dict[str, Any] | None = None) -> Config:
     key = tmp_path / "secret-key"
     key.write_text(SECRET.decode())

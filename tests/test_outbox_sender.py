@@ -31,7 +31,7 @@ from tests.test_outbox_common import (
     alerts,
     item,
     items,
-    make_config,
+    outbox_config,
     queue_mail,
     smtp_table,
 )
@@ -39,7 +39,7 @@ from tests.test_outbox_common import (
 
 def sender_for(db: Database, tmp_path: Path, server: SmtpServer | None, **smtp: Any
                ) -> OutboxSender:
-    cfg = make_config(tmp_path, smtp_table(server, tmp_path, **smtp))
+    cfg = outbox_config(tmp_path, smtp_table(server, tmp_path, **smtp))
     return OutboxSender(db, cfg, SECRET)
 
 
@@ -237,7 +237,7 @@ def test_lost_reply_after_data_is_not_retried(db: Database, smtp_server: SmtpSer
 @pytest.mark.parametrize("senders", [2])
 def test_concurrent_senders_never_send_twice(db: Database, smtp_server: SmtpServer,
                                              tmp_path: Path, senders: int) -> None:
-    cfg = make_config(tmp_path, smtp_table(smtp_server, tmp_path))
+    cfg = outbox_config(tmp_path, smtp_table(smtp_server, tmp_path))
     ids = [queue_mail(db)[1] for _ in range(30)]
     workers = [OutboxSender(db, cfg, SECRET) for _ in range(senders)]
     start = threading.Barrier(senders)

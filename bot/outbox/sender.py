@@ -227,7 +227,7 @@ class OutboxSender:
                 )).first()
                 if item is None:
                     return resolved
-                mb = self._mailbox_config(item.mailbox_id)
+                mb = self._mailbox_config(item.mailbox_id, s)
                 if mb is None or not self._sent_folder_answers(mb):
                     item.status = "unknown"
                     detail = item.last_error or "the process stopped while sending"
@@ -365,14 +365,19 @@ class OutboxSender:
 
     # -- configuration lookups -------------------------------------------------------------
 
-    def _mailbox_config(self, mailbox_id: int) -> MailboxConfig | None:
+    def _mailbox_config(self, mailbox_id: int, s: Session | None = None) -> MailboxConfig | None:
+        """The configured mailbox of a row; pass the open session when inside one (SQLite
+        would otherwise wait on its own write lock)."""
         name = self._names.get(mailbox_id)
         if name is None:
-            with self.db.session() as s:
+            if s is None:
+                with self.db.session() as own:
+                    row = own.get(Mailbox, mailbox_id)
+            else:
                 row = s.get(Mailbox, mailbox_id)
-                if row is None:
-                    return None
-                name = self._names[mailbox_id] = row.name
+            if row is None:
+                return None
+            name = self._names[mailbox_id] = row.name
         try:
             return self.cfg.mailbox(name)
         except KeyError:

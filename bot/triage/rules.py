@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.triage import signals
 from bot.triage.threading import case_by_reference, case_by_subject_token, case_of_bounced_mail
 from classifiers.api import Classification
-from classifiers.mime import ParsedMail
+from classifiers.mime import FATAL_DEFECTS, ParsedMail
 
 
 class Outcome(StrEnum):
@@ -65,14 +65,14 @@ Rule = Callable[[Context], Decision | None]
 
 def too_large(ctx: Context) -> Decision | None:
     if len(ctx.raw) > ctx.max_bytes:
-        return Decision(Outcome.QUARANTINED, "too_large", f"message larger than {ctx.max_bytes} bytes")
+        return Decision(Outcome.QUARANTINED, "too_large",
+                        f"message larger than {ctx.max_bytes} bytes")
     return None
 
 
 def broken(ctx: Context) -> Decision | None:
     if ctx.mail.fatal:
-        fatal = [d for d in ctx.mail.defects if d.split(":", 1)[0] in ("no_from", "undecodable_body",
-                                                                        "not_a_message")]
+        fatal = [d for d in ctx.mail.defects if d.split(":", 1)[0] in FATAL_DEFECTS]
         return Decision(Outcome.QUARANTINED, "broken_mime", ",".join(fatal))
     return None
 
@@ -110,9 +110,12 @@ def thread_by_token(ctx: Context) -> Decision | None:
 
 
 def rights_request(ctx: Context) -> Decision | None:
+    """A recognised request, or a doubtful one that staff must look at (never guessed)."""
     c = ctx.classification
     if not c.labels and not c.needs_triage:
         return None
+    if not c.labels and (signals.is_list_mail(ctx.mail) or signals.is_auto_submitted(ctx.mail)):
+        return None  # a doubtful newsletter or auto-reply is not worth a staff case
     return Decision(Outcome.CASE, "rights_request", ",".join(c.labels) or "needs_triage",
                     classification=c, no_auto_reply=signals.no_auto_reply_reason(ctx.mail))
 

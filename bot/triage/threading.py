@@ -16,7 +16,9 @@ from bot.ids import case_token_from_message_id, find_case_tokens
 from classifiers.mime import ParsedMail
 from storage.models import Case
 
-_OUR_MID = re.compile(rb"<rd\.RD-[A-Z2-9]{4}-[A-Z2-9]{4}\.[a-z]+\.[a-z0-9]{10}\.[a-z0-9]{16}@[^>\s]+>")
+_OUR_MID = re.compile(
+    rb"<rd\.RD-[A-Z2-9]{4}-[A-Z2-9]{4}\.[a-z]+\.[a-z0-9]{10}\.[a-z0-9]{16}@[^>\s]+>"
+)
 
 
 def case_by_token(session: Session, token: str) -> Case | None:
