@@ -403,6 +403,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosmtpd (the demo's SMTP server) logs envelope addresses at INFO: personal data.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     try:
         return int(args.func(args, out or sys.stdout))
     except ConfigError as exc:
