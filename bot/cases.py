@@ -67,7 +67,7 @@ def open_case(session: Session, cfg: Config, msg: Message, mail: ParsedMail,
         status="new",
         needs_triage=c.needs_triage,
         subject_email=mail.from_addr,
-        subject_name=mail.from_name or None,
+        subject_name=mail.from_name[:200] or None,  # the column's length (PostgreSQL checks)
         received_at=aware(msg.internaldate),
         received_date=dl.received_date,
         deadline=dl.deadline,

@@ -204,11 +204,14 @@ def cmd_triage(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def message_json(msg: Any, mailbox_name: str, case_token: str | None) -> dict[str, Any]:
+    from storage.clock import aware
+
     outcome = msg.outcome if msg.stage != "new" else "pending"
     obj: dict[str, Any] = {
         "id": msg.id, "mailbox": mailbox_name, "folder": msg.folder, "uid": msg.uid,
         "uidvalidity": msg.uidvalidity, "message_id": msg.message_id,
-        "received": msg.internaldate, "size": msg.size, "outcome": outcome,
+        # aware(): SQLite hands back naive UTC; the offset must be there on every backend.
+        "received": aware(msg.internaldate), "size": msg.size, "outcome": outcome,
         "case_id": msg.case_id, "case": case_token,
         "reason": msg.outcome_reason, "flags": list(msg.flags or []),
     }

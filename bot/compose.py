@@ -41,6 +41,7 @@ def build(*, kind: str, secret: bytes, case_token: str, from_name: str, from_add
     if kind in AUTO_SUBMITTED:
         msg["Auto-Submitted"] = AUTO_SUBMITTED[kind]
         msg["X-Auto-Response-Suppress"] = "All"  # keeps Exchange auto-replies from looping
-    msg["Content-Language"] = language
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
+    # After set_content: it clears every Content-* header set before it (RFC 3282 header).
+    msg["Content-Language"] = language
     return mid, msg.as_bytes()

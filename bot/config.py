@@ -249,14 +249,20 @@ class Config(_Strict):
     registers: list[Register] = Field(default_factory=list)
     base_dir: Path = Path(".")
 
+    @field_validator("mailboxes", "registers")
+    @classmethod
+    def _unique_names(cls, v: list[Any]) -> list[Any]:
+        # A field validator, so the error names the key ('mailboxes') and its line.
+        seen: set[str] = set()
+        for item in v:
+            name = item.name if isinstance(item, Mailbox) else item.key
+            if name in seen:
+                raise ValueError(f"{name!r} is used more than once; names must be unique")
+            seen.add(name)
+        return v
+
     @model_validator(mode="after")
     def _unique(self) -> Config:
-        names = [m.name for m in self.mailboxes]
-        if len(set(names)) != len(names):
-            raise ValueError("mailbox names must be unique")
-        keys = [r.key for r in self.registers]
-        if len(set(keys)) != len(keys):
-            raise ValueError("register keys must be unique")
         for m in self.mailboxes:
             if m.smtp is None and self.smtp is None:
                 raise ValueError(f"mailbox {m.name!r} has no [smtp] and there is no global [smtp]")
@@ -289,13 +295,22 @@ class Config(_Strict):
 
     def resolve_secrets(self) -> None:
         """Read every secret once at start-up, so a missing one stops us before work starts."""
-        self.secret()
-        self.database_url()
+        def check(key: str, s: object) -> None:
+            if isinstance(s, Secret):
+                try:
+                    s.resolve(self.base_dir)
+                except ConfigError as exc:  # name the key, as for every other config error
+                    raise ConfigError(f"key '{key}': {exc}") from None
+
+        check("secret_key", self.secret_key)
+        check("storage.url_secret", self.storage.url_secret)
         for m in self.mailboxes:
-            for srv in (m.imap, self.smtp_for(m)):
-                for s in (srv.password, srv.oauth2 and srv.oauth2.refresh_token):
-                    if isinstance(s, Secret):
-                        s.resolve(self.base_dir)
+            smtp_key = f"mailboxes.{m.name}.smtp" if m.smtp is not None else "smtp"
+            for key, srv in ((f"mailboxes.{m.name}.imap", m.imap), (smtp_key, self.smtp_for(m))):
+                check(f"{key}.password", srv.password)
+                if srv.oauth2 is not None:
+                    check(f"{key}.oauth2.refresh_token", srv.oauth2.refresh_token)
+                    check(f"{key}.oauth2.client_secret", srv.oauth2.client_secret)
 
 
 def _find_line(text: str, loc: tuple[int | str, ...]) -> int | None:

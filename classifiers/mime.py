@@ -24,7 +24,7 @@ from email.policy import compat32
 
 _PARSER = BytesParser(policy=compat32)
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
-_WS_RE = re.compile(r"\s+")
+_WS_RE = re.compile(r"[\s\x00]+")  # NUL too: PostgreSQL text cannot hold it
 #: Defects after which the message text cannot be trusted: triage quarantines it.
 FATAL_DEFECTS = frozenset({"no_from", "undecodable_body", "not_a_message"})
 
@@ -85,6 +85,9 @@ def _lookup_charset(name: str | None) -> str | None:
         return None
 
 
+_CP1252_PUNCT = frozenset("\xa0€‚„…‘’“”•–—™«»§°·´")
+
+
 def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
     """Decode with the declared charset, else UTF-8, else a detected one, else latin-1."""
     cs = _lookup_charset(charset)
@@ -105,6 +108,15 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
     damaged = lossy.count("\ufffd")
     if sum(1 for ch in lossy if ord(ch) > 127) - damaged > damaged:
         return lossy
+    # Legacy mail here is overwhelmingly windows-1252/latin-1 (fi, sv, de, fr…).  When every
+    # 8-bit character reads as a letter or common punctuation in it, take it: detection on short
+    # texts picks mac_iceland or cp1257 for plain Finnish and turns "käsittely" into "k‰sittely".
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = ""
+    if western and all(ch.isalpha() or ch in _CP1252_PUNCT for ch in western if ord(ch) > 127):
+        return western
     if len(data) > 32:
         from charset_normalizer import from_bytes
 
@@ -199,7 +211,7 @@ def _addresses(value: str) -> list[tuple[str, str]]:
 
 
 def _msgids(value: str | None) -> tuple[str, ...]:
-    return tuple(_MSGID_RE.findall(value or ""))
+    return tuple(_MSGID_RE.findall((value or "").replace("\x00", "")))  # as intake/store.py
 
 
 def _walk(msg: Message, defects: list[str]) -> tuple[str | None, str | None, list[Attachment]]:
@@ -261,7 +273,8 @@ def parse_message(raw: bytes) -> ParsedMail:
     if froms:
         from_name, addr = froms[0]
         from_addr = addr.strip().lower() or None
-        if from_addr and "@" not in from_addr:
+        # RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address at most 254.
+        if from_addr and ("@" not in from_addr or len(from_addr) > 254):
             defects.append("bad_from")
             from_addr = None
     if from_addr is None:

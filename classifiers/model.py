@@ -26,6 +26,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
+from thinc.api import Adam, Optimizer
 
 from classifiers.labels import LABELS
 
@@ -39,6 +40,8 @@ EPOCHS = 12
 BATCH_SIZE = 16
 DROPOUT = 0.1
 LEARN_RATE = 0.002
+L2 = 1e-6
+USE_AVERAGES = False
 
 TrainingSet = Sequence[tuple[Sequence[str], Sequence[str]]]
 
@@ -122,8 +125,10 @@ def train_textcat(
         Example.from_dict(model.doc(tokens), {"cats": {lb: float(lb in labels) for lb in LABELS}})
         for tokens, labels in data
     ]
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = LEARN_RATE
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(
+        learn_rate=LEARN_RATE, L2=L2, L2_is_weight_decay=True, use_averages=USE_AVERAGES
+    )
     rng = random.Random(seed)
     order = list(range(len(examples)))
     for _ in range(epochs):
@@ -132,4 +137,16 @@ def train_textcat(
             nlp.update(batch, sgd=optimizer, drop=DROPOUT)
         if on_epoch is not None:
             on_epoch()
+    if USE_AVERAGES:
+        _adopt_averages(nlp, optimizer)
     return model
+
+
+def _adopt_averages(nlp: Language, optimizer: Optimizer) -> None:
+    """Keep the averaged weights (smoother, better on unseen mail than the last step's)."""
+    model = nlp.get_pipe(PIPE).model  # type: ignore[attr-defined]
+    for node in model.walk():
+        for name in node.param_names:
+            key = (node.id, name)
+            if key in optimizer.averages:
+                node.set_param(name, optimizer.averages[key].copy())

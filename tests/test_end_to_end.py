@@ -197,7 +197,8 @@ class DaemonProcess:
         """Seconds from spawn until the daemon said it is running (threads started)."""
         def ready() -> bool:
             if self.proc.poll() is not None:
-                pytest.fail(f"daemon exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+                pytest.fail(f"daemon exited with {self.proc.returncode}:\n"
+                            f"{self.log_text()[-3000:]}")
             return READY_LINE in self.log_text()
         wait_until(ready, timeout, "the daemon to start", interval=0.02)
         return time.monotonic() - self.started
@@ -272,9 +273,9 @@ class Desk:
         return self._db
 
     def message_row(self, message_id: str) -> Message | None:
-        with contextlib.suppress(Exception):  # the daemon may not have made the schema yet
-            with self.db.session() as s:
-                return s.scalars(select(Message).where(Message.message_id == message_id)).first()
+        # The daemon may not have made the schema yet.
+        with contextlib.suppress(Exception), self.db.session() as s:
+            return s.scalars(select(Message).where(Message.message_id == message_id)).first()
         return None
 
     def processed(self, message_id: str, timeout: float = 30.0) -> Message:

@@ -6,6 +6,9 @@ Time is passed explicitly (``now=``) so backoff can be checked without sleeping.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from email import message_from_bytes
@@ -299,3 +302,44 @@ def test_xoauth2_through_the_token_provider(db: Database, smtp_factory: StartSmt
     assert item(db, item_id).status == "sent"
     [got] = server.messages()
     assert got.message_id == mid and got.login == server.username and got.tls
+
+
+_CHILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+from bot.config import Config
+from bot.outbox.sender import OutboxSender
+from storage.db import Database
+cfg = Config.model_validate(json.loads(sys.argv[1]))
+OutboxSender(Database(sys.argv[2], migrate=False), cfg, b"k").process_due()
+"""
+
+
+@pytest.mark.slow
+def test_killed_while_sending_is_never_sent_twice(smtp_server: SmtpServer, tmp_path: Path,
+                                                  sqlite_url: str) -> None:
+    """A real crash: the process dies after the server stored the mail, before the reply."""
+    db = Database(sqlite_url)
+    try:
+        cfg = outbox_config(tmp_path, smtp_table(smtp_server, tmp_path, timeout_seconds=30))
+        item_id, mid = queue_mail(db)
+        smtp_server.delay("DATA", 30)  # stored at once, the 250 would come much later
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD.format(root=str(Path.cwd())),
+             cfg.model_dump_json(), sqlite_url])
+        try:
+            assert smtp_server.wait_for(1, timeout=20), "the child never sent"
+            assert item(db, item_id).status == "sending"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+        sender = OutboxSender(db, cfg, SECRET)
+        assert sender.recover() == 0  # a live process elsewhere could still own the claim
+        later = utcnow() + sender.lease + timedelta(seconds=1)
+        assert sender.recover(now=later) == 1
+        assert item(db, item_id).status == "unknown"
+        assert [a.kind for a in alerts(db)] == ["send_unknown"]
+        sender.process_due(now=later + timedelta(days=1))
+        assert smtp_server.message_ids().count(mid) == 1
+    finally:
+        db.dispose()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from imapclient.exceptions import LoginError
 from sqlalchemy import update
 
 from bot.outbox.sender import OutboxSender
@@ -18,6 +20,37 @@ from tests.fixtures.smtp import SmtpServer
 from tests.test_outbox_common import SECRET, alerts, item, outbox_config, queue_mail, smtp_table
 
 pytestmark = pytest.mark.server
+
+
+def _known(dovecot: Dovecot, user: ImapUser, timeout: float = 5.0) -> None:
+    """Wait until Dovecot re-read its passwd-file (a user added within the same second as the
+    last read is not seen for up to ~1 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with dovecot.client(user):
+                return
+        except LoginError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def _users(dovecot_server: Dovecot) -> list[ImapUser]:
+    """Users made in one batch, so the passwd-file delay is paid once per module."""
+    users = [dovecot_server.add_user() for _ in range(8)]
+    _known(dovecot_server, users[-1])
+    return users
+
+
+@pytest.fixture
+def imap_user(_users: list[ImapUser], dovecot_server: Dovecot) -> ImapUser:
+    """A mail user of this test's own (overrides the per-test one of tests/fixtures/dovecot)."""
+    if not _users:
+        _users.extend(dovecot_server.add_user() for _ in range(8))
+        _known(dovecot_server, _users[-1])
+    return _users.pop(0)
 
 
 def _sender(db: Database, tmp_path: Path, smtp: SmtpServer, dovecot: Dovecot, user: ImapUser,

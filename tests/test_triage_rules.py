@@ -32,6 +32,7 @@ from classifiers.details import Details
 from classifiers.mime import ParsedMail, parse_message
 from storage.db import Database
 from storage.models import Alert, Base, Case, Mailbox, Message, OutboxItem, Suppression
+from tests.fixtures.db import _pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 KESPET = ROOT / "examples" / "kespet" / "rightsdesk.toml"
@@ -141,6 +142,35 @@ def store(db: Database, raw: bytes, internaldate: datetime | None = None,
         s.add(msg)
         s.flush()
         return msg.id
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.server)])
+def module_db(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The ``db`` fixture's two backends (SQLite file, fresh PostgreSQL database, migrated), made
+    once per module: creating a PostgreSQL database per test costs ~1.5 s."""
+    if request.param == "sqlite":
+        d = Database(f"sqlite:///{tmp_path_factory.mktemp('rd') / 'rightsdesk.db'}")
+        yield d
+        d.dispose()
+        return
+    urls = _pg_url()
+    d = Database(next(urls))  # skips (or fails in CI) when PostgreSQL is not there
+    try:
+        yield d
+    finally:
+        d.dispose()
+        urls.close()  # drops the database
+
+
+@pytest.fixture
+def fresh_db(module_db: Database) -> Database:
+    """The module's database emptied of every row: as fresh as the ``db`` fixture."""
+    with module_db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    return module_db
 
 
 def message_row(db: Database, message_id: int) -> Message:
@@ -373,7 +403,8 @@ def _count(db: Database, model: Any) -> int:
 
 
 def test_request_opens_case_with_deadline_from_internaldate_and_queues_ack(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch)
     # Date: says 1 January; the server received it on Thu 5 Mar 2026 (domain.md §1 example).
     raw = mail(date_hdr="Thu, 01 Jan 2026 10:00:00 +0200", message_id="<req1@example.fi>",
@@ -415,7 +446,8 @@ def test_request_opens_case_with_deadline_from_internaldate_and_queues_ack(
 
 
 def test_unsubscribe_only_completes_and_keeps_only_a_hash(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch)
     address = "Uutis.Tilaaja@Example.FI"
     store(db, mail(frm=f"Tilaaja <{address}>", subject="Peru tilaus", body="Poistakaa minut."))
@@ -446,7 +478,8 @@ def test_unsubscribe_only_completes_and_keeps_only_a_hash(
 
 
 def test_same_unsubscribe_twice_keeps_one_suppression(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch)
     for _ in range(2):
         store(db, mail(frm="t@example.fi", subject="Peru"))
@@ -456,7 +489,8 @@ def test_same_unsubscribe_twice_keeps_one_suppression(
 
 
 def test_auto_submitted_request_opens_case_but_sends_nothing(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch)
     store(db, mail(headers={"Auto-Submitted": "auto-generated"}))
     done = Pipeline(db, cfg, classify=fixed(classification(("erasure",)))).process_pending()
@@ -472,7 +506,8 @@ def test_auto_submitted_request_opens_case_but_sends_nothing(
 
 
 def test_failing_classifier_is_retried_then_quarantined_and_loop_goes_on(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch, extra="max_attempts = 3")
     bad = store(db, mail(subject="pahis", message_id="<bad@example.fi>"))
     good = store(db, mail(subject="hyvä", message_id="<good@example.fi>"))
@@ -505,7 +540,8 @@ def test_failing_classifier_is_retried_then_quarantined_and_loop_goes_on(
 
 
 def test_message_that_crashed_before_is_quarantined_as_repeated_failure(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch)
     spy = Spy(classification())
     # Attempts already at max: each earlier try was counted, then the process died.
@@ -521,7 +557,8 @@ def test_message_that_crashed_before_is_quarantined_as_repeated_failure(
 
 
 def test_quarantine_retry_command_reruns_one_message(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     from bot import cli
 
     cfg, path = make_config(tmp_path, db.url, monkeypatch)
@@ -548,7 +585,8 @@ def test_quarantine_retry_command_reruns_one_message(
 
 
 def test_followup_by_reference_joins_case_and_bounce_alerts_staff(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = fresh_db
     cfg, _ = make_config(tmp_path, db.url, monkeypatch)
     store(db, mail(message_id="<open@example.fi>"))
     Pipeline(db, cfg, classify=fixed(classification())).process_pending()

@@ -32,6 +32,11 @@ from bot.intake.oauth import TokenProvider, xoauth2_string
 
 log = logging.getLogger(__name__)
 
+# imapclient logs the whole protocol at DEBUG (login names, addresses, mail): keep that off
+# unless the admin set a level for it on purpose.
+if logging.getLogger("imapclient").level == logging.NOTSET:
+    logging.getLogger("imapclient").setLevel(logging.INFO)
+
 __all__ = [
     "AuthError",
     "IntakeError",

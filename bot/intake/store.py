@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,8 +47,7 @@ class Fetched:
             raise ValueError("INTERNALDATE must be timezone-aware (RFC 3501 date-time has a zone)")
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
     """A committed folder position, detached from any session."""
 
     uidvalidity: int
@@ -82,18 +81,21 @@ def _insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: l
     fail and never duplicate.  Other databases: a savepoint around a plain INSERT.
     """
     dialect = session.get_bind().dialect.name
+    conn = session.connection()
     if dialect == "postgresql":
+        # PostgreSQL fetches the new key with RETURNING, which leaves rowcount at 0: ask for it.
+        pk = model.__table__.primary_key.columns
         stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
-    elif dialect == "sqlite":
+        return conn.execute(stmt.returning(*pk)).first() is not None
+    if dialect == "sqlite":
         stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are deployed
-        try:
-            with session.begin_nested():
-                session.execute(insert(model).values(**values))
-        except IntegrityError:
-            return False
-        return True
-    return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
+        return cast(CursorResult[Any], conn.execute(stmt)).rowcount == 1
+    try:  # pragma: no cover - only SQLite and PostgreSQL are deployed
+        with session.begin_nested():
+            conn.execute(insert(model).values(**values))
+    except IntegrityError:
+        return False
+    return True
 
 
 def ensure_mailbox(session: Session, name: str) -> Mailbox:
