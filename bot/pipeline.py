@@ -66,6 +66,9 @@ class Pipeline:
             return int(row.id), int(row.attempts) + 1
 
     def process_pending(self, limit: int = 1000) -> list[Processed]:
+        # Load the model before claiming: a crash while it loads (seconds) is not a failure
+        # of the message, and counting it would quarantine a healthy request after 3 restarts.
+        _ = self.classify
         done: list[Processed] = []
         while len(done) < limit:
             claim = self._claim()

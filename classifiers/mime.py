@@ -162,7 +162,7 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
     """The part's body bytes after Content-Transfer-Encoding, repairing what can be repaired."""
     # Not get_payload(decode=False): for 8-bit bodies it re-decodes the bytes with the declared
     # charset (errors="replace"), losing them.  compat32 keeps the raw bytes as surrogates here.
-    raw = part._payload
+    raw = vars(part).get("_payload")
     if isinstance(raw, list):
         return b""
     if not isinstance(raw, str):
@@ -235,7 +235,8 @@ def _walk(msg: Message, defects: list[str]) -> tuple[str | None, str | None, lis
             continue
         if ctype == "message/rfc822" or ctype.startswith("message/"):
             continue
-        size = len(part.get_payload(decode=False) or "") * 3 // 4
+        payload = vars(part).get("_payload")  # get_payload() can raise on a bad charset param
+        size = len(payload) * 3 // 4 if isinstance(payload, str) else 0
         attachments.append(Attachment(filename or "(unnamed)", ctype, size))
     return plain, html, attachments
 
@@ -299,7 +300,8 @@ def parse_message(raw: bytes) -> ParsedMail:
         plain, html, attachments = None, None, []
     # msg._payload, not get_payload(): that one re-decodes with the charset parameter and
     # raises on a broken RFC 2231 "charset*0*=" (TypeError).
-    if plain is None and html is None and not attachments and msg._payload not in ("", None):
+    top_payload = vars(msg).get("_payload")
+    if plain is None and html is None and not attachments and top_payload not in ("", None):
         defects.append("no_text_part")
     return ParsedMail(
         subject=subject,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
-from thinc.api import Adam, Optimizer
+from spacy.attrs import ORTH
+from spacy.ml.extract_ngrams import extract_ngrams
+from thinc.api import SGD, Adam, Logistic, Model, Optimizer, SparseLinear_v2, chain
+from thinc.types import Floats2d
 
 from classifiers.labels import LABELS
 
@@ -42,8 +46,42 @@ DROPOUT = 0.1
 LEARN_RATE = 0.002
 L2 = 1e-6
 USE_AVERAGES = False
+OPTIMIZER = 'adam'
+GRAD_CLIP = 1.0
 
 TrainingSet = Sequence[tuple[Sequence[str], Sequence[str]]]
+
+
+@spacy.registry.architectures("rightsdesk.TextCatNormBOW.v1")
+def build_norm_bow(ngram_size: int, length: int, nO: int) -> Model[list[Doc], Floats2d]:
+    """spaCy's BOW classifier (``extract_ngrams`` >> ``SparseLinear`` >> ``Logistic``) with each
+    message's n-gram counts L2-normalised (after 1 + ln(count)).
+
+    Why: with raw counts a 400-word letter moves its score ~400x further per update than a
+    one-liner, so SGD/Adam either diverges on long mail or barely learns rare but decisive
+    words; measured on the training part, the raw-count BOW ranked held-out-fold messages at
+    AUC ~0.80-0.90 against ~0.95 for a regularised logistic regression on the same tokens.
+    """
+    return chain(
+        extract_ngrams(ngram_size, attr=ORTH),
+        _normalise_counts(),
+        SparseLinear_v2(nO=nO, length=length),
+        Logistic(),
+    )
+
+
+def _normalise_counts() -> Model[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
+    def forward(
+        model: Model[Any, Any], kvl: tuple[Any, Any, Any], is_train: bool
+    ) -> tuple[tuple[Any, Any, Any], Callable[[Any], Any]]:
+        keys, values, lengths = kvl
+        weights = 1.0 + np.log(np.asarray(values, dtype=np.float32))
+        owner = np.repeat(np.arange(len(lengths)), np.asarray(lengths, dtype=np.int64))
+        norms = np.sqrt(np.bincount(owner, weights=weights * weights, minlength=len(lengths)))
+        weights = (weights / np.maximum(norms, 1e-6)[owner]).astype(np.float32)
+        return (keys, np.ascontiguousarray(weights), lengths), lambda d: d
+
+    return Model("normalise_counts", forward)
 
 
 def make_nlp() -> Language:
@@ -54,11 +92,10 @@ def make_nlp() -> Language:
         config={
             "threshold": 0.5,
             "model": {
-                "@architectures": "spacy.TextCatBOW.v3",
-                "exclusive_classes": False,
+                "@architectures": "rightsdesk.TextCatNormBOW.v1",
                 "ngram_size": NGRAM_SIZE,
-                "no_output_layer": False,
                 "length": TABLE_ROWS,
+                "nO": len(LABELS),
             },
         },
     )
@@ -126,9 +163,13 @@ def train_textcat(
         for tokens, labels in data
     ]
     nlp.initialize(lambda: examples)
-    optimizer = Adam(
-        learn_rate=LEARN_RATE, L2=L2, L2_is_weight_decay=True, use_averages=USE_AVERAGES
-    )
+    if OPTIMIZER == "sgd":
+        optimizer = SGD(learn_rate=LEARN_RATE, L2=L2, grad_clip=0.0, use_averages=USE_AVERAGES)
+    else:
+        optimizer = Adam(
+            learn_rate=LEARN_RATE, L2=L2, L2_is_weight_decay=True, use_averages=USE_AVERAGES,
+            grad_clip=GRAD_CLIP,
+        )
     rng = random.Random(seed)
     order = list(range(len(examples)))
     for _ in range(epochs):

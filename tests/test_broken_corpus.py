@@ -21,14 +21,12 @@ from classifiers.api import Classification
 from classifiers.mime import ParsedMail, parse_message
 from storage.db import Database
 from storage.models import Case, Message, OutboxItem
-from tests.test_triage_rules import (  # noqa: F401 - module_db, fresh_db are fixtures
-    classification,
-    fresh_db,
-    make_config,
-    message_row,
-    module_db,
-    store,
-)
+from tests import test_triage_rules as shared
+from tests.test_triage_rules import classification, make_config, message_row, store
+
+# The shared database fixtures (both backends, one database per module, emptied per test).
+module_db = shared.module_db
+fresh_db = shared.fresh_db
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "broken"
 FILES = sorted(CORPUS.glob("*.eml"))

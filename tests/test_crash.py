@@ -304,3 +304,36 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
         f"{sum(received.values())}; kill phase {kill_phase:.0f} s, final run {final_wait:.0f} s, "
         f"duration {duration:.0f} s"
     )
+
+
+@pytest.mark.server
+def test_kills_while_starting_never_quarantine_pending_mail(
+    dovecot: Dovecot, imap_user: ImapUser, smtp_server: SmtpServer, tmp_path: Path,
+    sqlite_url: str,
+) -> None:
+    """Killed again and again while loading the model, the daemon must not blame the mail.
+
+    An attempt counts once a message is claimed; claiming before the classifier has loaded
+    (seconds) let four restarts quarantine a healthy request as "repeated_failure".
+    """
+    directory = tmp_path / "desk"
+    config = write_config(directory, dovecot=dovecot, user=imap_user, smtp=smtp_server,
+                          db_url=sqlite_url)
+    desk = Desk(directory, config, sqlite_url, dovecot, imap_user, smtp_server)
+    mid, raw = make_mail(sender="restart@customer.example", to=desk.address,
+                         subject="Personal data", body=REQUESTS[0][1])
+    desk.append(raw)
+    try:
+        for _ in range(4):  # one more than triage.max_attempts
+            daemon = desk.start()
+            daemon.wait_ready()
+            time.sleep(0.3)  # the triage thread is loading the model now
+            daemon.kill()
+        final = desk.start()
+        final.wait_ready()
+        row = desk.processed(mid)
+        assert_clean_stop(final)
+    finally:
+        desk.close()
+    assert (row.stage, row.outcome) == ("done", "case"), row.outcome_reason
+    assert row.attempts == 1

@@ -278,6 +278,11 @@ class Desk:
             return s.scalars(select(Message).where(Message.message_id == message_id)).first()
         return None
 
+    def case_status(self, case_id: int) -> str | None:
+        with self.db.session() as s:
+            case = s.get(Case, case_id)
+            return case.status if case is not None else None
+
     def processed(self, message_id: str, timeout: float = 30.0) -> Message:
         """Wait until the daemon stored and triaged the mail with this Message-ID."""
         def done() -> Message | None:
@@ -383,8 +388,7 @@ def test_request_approve_reply_followup_bounce(make_desk: DeskFactory, db_url: s
     with desk.db.session() as s:
         item = s.scalars(select(OutboxItem).where(OutboxItem.kind == "reply")).one()
         assert (item.message_id, item.status) == (reply_mid, "sent")
-    wait_until(lambda: desk.cli_json("cases")[0]["status"] == "answered", 15,
-               "the case to be answered")
+    wait_until(lambda: desk.case_status(case["id"]) == "answered", 15, "the case to be answered")
 
     # The person answers our reply: threaded into the same case, no new case.
     fu_mid, followup = make_mail(

@@ -28,9 +28,10 @@ from bot.triage.threading import (
 from classifiers.mime import parse_message
 from storage.db import Database
 from storage.models import Case, Mailbox, Message
-from tests.test_triage_rules import module_db  # noqa: F401 - a fixture
+from tests import test_triage_rules as shared
 
 SECRET = b"k" * 32
+module_db = shared.module_db  # both backends, one database for this module
 OTHER = b"another secret entirely"
 _n = itertools.count(1)
 

@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 
 import bot.intake.watcher as watcher_mod
 from bot.config import Config
-from bot.intake.errors import AuthError, ConnectionLost, TemporaryIntakeError, TLSError
+from bot.intake.errors import (
+    AuthError,
+    ConnectionLost,
+    FolderError,
+    TemporaryIntakeError,
+    TLSError,
+)
 from bot.intake.imapconn import open_imap
 from bot.intake.watcher import MailboxWatcher
 from storage.clock import aware
@@ -56,10 +62,10 @@ def _no_personal_data(text: str, user: ImapUser) -> None:
 
 def test_reconnects_after_the_server_drops_the_connection(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], caplog: pytest.LogCaptureFixture,
+    imap_config: Callable[..., Config], caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    cfg = make_config(imap_user, poll_seconds=3600)
+    cfg = imap_config(imap_user, poll_seconds=3600)
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0], backoff_initial=0.05, backoff_max=0.2)
     dovecot.append(imap_user, make_mail(SUBJECT, sender=SENDER))
     with running(w):
@@ -81,11 +87,11 @@ def test_reconnects_after_the_server_drops_the_connection(
 
 def test_wrong_password_is_recorded_and_retried_without_crashing(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch,
+    imap_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    cfg = make_config(imap_user, password="not-the-password", idle=False)
+    cfg = imap_config(imap_user, password="not-the-password", idle=False)
     dovecot.append(imap_user, make_mail(SUBJECT, sender=SENDER))
     attempts: list[int] = []
     real_open = watcher_mod.open_imap
@@ -115,10 +121,10 @@ def test_wrong_password_is_recorded_and_retried_without_crashing(
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_tls_with_a_private_ca(
     security: str, sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], tmp_path: Path,
+    imap_config: Callable[..., Config], tmp_path: Path,
 ) -> None:
     shutil.copy(dovecot.ca_file, tmp_path / "private-ca.pem")
-    cfg = make_config(imap_user, security=security, ca_file="private-ca.pem")  # relative
+    cfg = imap_config(imap_user, security=security, ca_file="private-ca.pem")  # relative
     client = open_imap(cfg.mailboxes[0].imap, cfg.base_dir)
     try:
         assert isinstance(client.socket(), ssl.SSLSocket)
@@ -131,17 +137,27 @@ def test_tls_with_a_private_ca(
     finally:
         w.close()
     # Without the private CA the same server is not trusted (system CAs only).
-    untrusting = make_config(imap_user, security=security)
+    untrusting = imap_config(imap_user, security=security)
     with pytest.raises(TLSError, match="certificate not trusted"):
         open_imap(untrusting.mailboxes[0].imap, untrusting.base_dir)
 
 
 def test_unreachable_server_is_a_temporary_error(
-    sqlite_db: Database, imap_user: ImapUser, make_config: Callable[..., Config],
+    sqlite_db: Database, imap_user: ImapUser, imap_config: Callable[..., Config],
 ) -> None:
-    cfg = make_config(imap_user, port=free_port())
+    cfg = imap_config(imap_user, port=free_port())
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0])
     with pytest.raises(TemporaryIntakeError) as info:
         w.sync_once()
     assert not isinstance(info.value, AuthError)
     assert _row(sqlite_db).last_error == "TemporaryIntakeError: CONNECT ECONNREFUSED"
+
+
+def test_a_missing_folder_is_a_permanent_error(
+    sqlite_db: Database, imap_user: ImapUser, imap_config: Callable[..., Config],
+) -> None:
+    cfg = imap_config(imap_user, folders=["INBOX", "No such folder"])
+    w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0])
+    with pytest.raises(FolderError):
+        w.sync_once()
+    assert (_row(sqlite_db).last_error or "").startswith("FolderError: SELECT")

@@ -59,10 +59,10 @@ def _tweak(cfg: Config, **imap: object) -> Config:
 
 def test_idle_notices_new_mail_within_seconds_and_stops_quickly(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], idle_calls: list[float],
+    imap_config: Callable[..., Config], idle_calls: list[float],
 ) -> None:
     # Polling once an hour: only IDLE can explain a quick pick-up.
-    cfg = make_config(imap_user, idle=True, poll_seconds=3600)
+    cfg = imap_config(imap_user, idle=True, poll_seconds=3600)
     notified: list[int] = []
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0], on_new=notified.append)
     with running(w, join_within=2.5) as thread:
@@ -83,23 +83,23 @@ def test_idle_notices_new_mail_within_seconds_and_stops_quickly(
 
 def test_idle_is_renewed(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], idle_calls: list[float],
+    imap_config: Callable[..., Config], idle_calls: list[float],
 ) -> None:
-    cfg = _tweak(make_config(imap_user, poll_seconds=3600), idle_renew_seconds=1)
+    cfg = _tweak(imap_config(imap_user, poll_seconds=3600), idle_renew_seconds=0.5)
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0])
     with running(w):
-        assert wait_until(lambda: len(idle_calls) >= 3, timeout=4.5)
+        assert wait_until(lambda: len(idle_calls) >= 4, timeout=4)
         gaps = [b - a for a, b in itertools.pairwise(idle_calls)]
-        assert all(0.8 < g < 2.5 for g in gaps), gaps
+        assert all(0.4 < g < 1.5 for g in gaps), gaps
         dovecot.append(imap_user, make_mail("still works"))
         assert wait_until(lambda: _count(sqlite_db) == 1, timeout=4)
 
 
 def test_polls_when_idle_is_off(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], idle_calls: list[float],
+    imap_config: Callable[..., Config], idle_calls: list[float],
 ) -> None:
-    cfg = _tweak(make_config(imap_user, idle=False), poll_seconds=1)
+    cfg = _tweak(imap_config(imap_user, idle=False), poll_seconds=1)
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0])
     with running(w):
         assert wait_until(lambda: _last_success(sqlite_db), timeout=5)
@@ -110,10 +110,10 @@ def test_polls_when_idle_is_off(
 
 def test_other_folders_are_polled_while_idling_on_the_first(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], idle_calls: list[float],
+    imap_config: Callable[..., Config], idle_calls: list[float],
 ) -> None:
     dovecot.create_folder(imap_user, "Requests")
-    cfg = _tweak(make_config(imap_user, folders=["INBOX", "Requests"]), poll_seconds=1)
+    cfg = _tweak(imap_config(imap_user, folders=["INBOX", "Requests"]), poll_seconds=1)
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0])
     with running(w):
         assert wait_until(lambda: idle_calls, timeout=5)

@@ -29,9 +29,9 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     d.dispose()
 
 
-def _oauth_config(make_config: Callable[..., Config], dovecot: Dovecot, user: ImapUser,
+def _oauth_config(imap_config: Callable[..., Config], dovecot: Dovecot, user: ImapUser,
                   refresh_file: Path) -> Config:
-    return make_config(user, auth="xoauth2", oauth2={
+    return imap_config(user, auth="xoauth2", oauth2={
         "token_url": dovecot.tokens.token_url, "client_id": CLIENT_ID,
         "refresh_token": {"file": str(refresh_file)},
     })
@@ -43,14 +43,14 @@ def _stored_token(db: Database) -> str | None:
 
 
 def test_xoauth2_login_stores_the_rotated_refresh_token_and_uses_it_next_time(
-    db: Database, dovecot: Dovecot, imap_user: ImapUser, make_config: Callable[..., Config],
+    db: Database, dovecot: Dovecot, imap_user: ImapUser, imap_config: Callable[..., Config],
     tmp_path: Path,
 ) -> None:
     tokens = dovecot.tokens
     tokens.rotate = True
     configured = tokens.grant(imap_user.name)
     (tmp_path / "refresh").write_text(configured)
-    cfg = _oauth_config(make_config, dovecot, imap_user, tmp_path / "refresh")
+    cfg = _oauth_config(imap_config, dovecot, imap_user, tmp_path / "refresh")
     dovecot.append(imap_user, make_mail("first"))
     first = MailboxWatcher(db, cfg, cfg.mailboxes[0])
     try:
@@ -75,12 +75,12 @@ def test_xoauth2_login_stores_the_rotated_refresh_token_and_uses_it_next_time(
 
 
 def test_access_token_is_cached_refreshed_on_expiry_and_replaced_when_refused(
-    dovecot: Dovecot, imap_user: ImapUser, make_config: Callable[..., Config], tmp_path: Path,
+    dovecot: Dovecot, imap_user: ImapUser, imap_config: Callable[..., Config], tmp_path: Path,
 ) -> None:
     tokens = dovecot.tokens
     tokens.expires_in = 100
     (tmp_path / "refresh").write_text(tokens.grant(imap_user.name))
-    cfg = _oauth_config(make_config, dovecot, imap_user, tmp_path / "refresh")
+    cfg = _oauth_config(imap_config, dovecot, imap_user, tmp_path / "refresh")
     assert cfg.mailboxes[0].imap.oauth2 is not None
     now = [0.0]
     provider = RefreshTokenProvider(cfg.mailboxes[0].imap.oauth2, tmp_path,
@@ -104,11 +104,11 @@ def test_access_token_is_cached_refreshed_on_expiry_and_replaced_when_refused(
 
 def test_a_dead_stored_refresh_token_falls_back_to_the_configured_one(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], tmp_path: Path,
+    imap_config: Callable[..., Config], tmp_path: Path,
 ) -> None:
     configured = dovecot.tokens.grant(imap_user.name)
     (tmp_path / "refresh").write_text(configured)
-    cfg = _oauth_config(make_config, dovecot, imap_user, tmp_path / "refresh")
+    cfg = _oauth_config(imap_config, dovecot, imap_user, tmp_path / "refresh")
     with sqlite_db.session() as s:
         ensure_mailbox(s, "info").oauth_refresh_token = "rt-revoked"
     provider = token_provider_for(sqlite_db, "info", cfg.mailboxes[0].imap, tmp_path)
@@ -120,10 +120,10 @@ def test_a_dead_stored_refresh_token_falls_back_to_the_configured_one(
 
 def test_refresh_refused_everywhere_is_an_auth_error_without_the_token(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], tmp_path: Path,
+    imap_config: Callable[..., Config], tmp_path: Path,
 ) -> None:
     (tmp_path / "refresh").write_text("rt-never-issued")
-    cfg = _oauth_config(make_config, dovecot, imap_user, tmp_path / "refresh")
+    cfg = _oauth_config(imap_config, dovecot, imap_user, tmp_path / "refresh")
     w = MailboxWatcher(sqlite_db, cfg, cfg.mailboxes[0])
     with pytest.raises(AuthError):
         w.sync_once()
@@ -133,10 +133,10 @@ def test_refresh_refused_everywhere_is_an_auth_error_without_the_token(
 
 
 def test_provider_only_for_xoauth2_and_only_over_tls(
-    sqlite_db: Database, imap_user: ImapUser, make_config: Callable[..., Config],
+    sqlite_db: Database, imap_user: ImapUser, imap_config: Callable[..., Config],
     tmp_path: Path,
 ) -> None:
-    cfg = make_config(imap_user)
+    cfg = imap_config(imap_user)
     assert token_provider_for(sqlite_db, "info", cfg.mailboxes[0].imap, tmp_path) is None
     secret = Secret(env="UNUSED_REFRESH_TOKEN")
     with pytest.raises(PermanentIntakeError, match="https"):

@@ -46,7 +46,7 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
 
 def test_first_sync_takes_mail_since_start_days_back(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config],
+    imap_config: Callable[..., Config],
 ) -> None:
     db = sqlite_db
     old = make_mail("old request")
@@ -57,7 +57,7 @@ def test_first_sync_takes_mail_since_start_days_back(
     dovecot.append(imap_user, recent, when=recent_date)
     dovecot.append(imap_user, today, when=_days_ago(0))
     calls: list[int] = []
-    w = _watcher(db, make_config(imap_user, start_days_back=35), calls)
+    w = _watcher(db, imap_config(imap_user, start_days_back=35), calls)
     try:
         assert w.sync_once() == 2
         assert calls == [2]
@@ -78,13 +78,13 @@ def test_first_sync_takes_mail_since_start_days_back(
 
 def test_first_sync_honours_configured_start_date(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config],
+    imap_config: Callable[..., Config],
 ) -> None:
     dovecot.append(imap_user, make_mail("before"), when=_days_ago(10))
     after = make_mail("after")
     dovecot.append(imap_user, after, when=_days_ago(3))
     start: date = (datetime.now(UTC) - timedelta(days=5)).date()
-    w = _watcher(sqlite_db, make_config(imap_user, start_date=start.isoformat()))
+    w = _watcher(sqlite_db, imap_config(imap_user, start_date=start.isoformat()))
     try:
         assert w.sync_once() == 1
         assert [r.raw for r in _messages(sqlite_db)] == [after]
@@ -94,9 +94,9 @@ def test_first_sync_honours_configured_start_date(
 
 def test_restart_resumes_from_the_stored_position(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config],
+    imap_config: Callable[..., Config],
 ) -> None:
-    cfg = make_config(imap_user)
+    cfg = imap_config(imap_user)
     for i in range(3):
         dovecot.append(imap_user, make_mail(f"m{i}"))
     first = _watcher(sqlite_db, cfg)
@@ -115,14 +115,14 @@ def test_restart_resumes_from_the_stored_position(
 
 def test_crash_during_first_sync_keeps_the_start_date_window(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch,
+    imap_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Batches of one; the process dies after the first: the restart must not take old mail."""
     recent1, recent2 = make_mail("recent 1"), make_mail("recent 2")
     dovecot.append(imap_user, recent1, when=_days_ago(2))
     dovecot.append(imap_user, make_mail("ancient"), when=_days_ago(400))
     dovecot.append(imap_user, recent2, when=_days_ago(1))
-    cfg = make_config(imap_user, fetch_batch=1)
+    cfg = imap_config(imap_user, fetch_batch=1)
     real_store = watcher_mod.store_batch
     stored_batches: list[int] = []
 
@@ -148,13 +148,13 @@ def test_crash_during_first_sync_keeps_the_start_date_window(
 
 
 def test_uidvalidity_change_resyncs_without_duplicates(
-    db: Database, dovecot: Dovecot, imap_user: ImapUser, make_config: Callable[..., Config],
+    db: Database, dovecot: Dovecot, imap_user: ImapUser, imap_config: Callable[..., Config],
 ) -> None:
     dovecot.create_folder(imap_user, "Requests")
     mails = [make_mail(f"r{i}") for i in range(3)]
     for m in mails:
         dovecot.append(imap_user, m, folder="Requests")
-    cfg = make_config(imap_user, folders=["Requests"])
+    cfg = imap_config(imap_user, folders=["Requests"])
     w = _watcher(db, cfg)
     try:
         assert w.sync_once() == 3
@@ -175,11 +175,11 @@ def test_uidvalidity_change_resyncs_without_duplicates(
 
 
 def test_two_watchers_of_one_mailbox_store_each_message_once(
-    db: Database, dovecot: Dovecot, imap_user: ImapUser, make_config: Callable[..., Config],
+    db: Database, dovecot: Dovecot, imap_user: ImapUser, imap_config: Callable[..., Config],
 ) -> None:
     for i in range(24):
         dovecot.append(imap_user, make_mail(f"m{i}"))
-    cfg = make_config(imap_user, fetch_batch=4)
+    cfg = imap_config(imap_user, fetch_batch=4)
     watchers = [_watcher(db, cfg), _watcher(db, cfg)]
     counts: list[int] = []
     errors: list[BaseException] = []
@@ -207,12 +207,12 @@ def test_two_watchers_of_one_mailbox_store_each_message_once(
 
 def test_mail_is_left_untouched_by_default(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config],
+    imap_config: Callable[..., Config],
 ) -> None:
     for i in range(3):
         dovecot.append(imap_user, make_mail(f"m{i}"), flags=(b"\\Flagged",) if i == 0 else ())
     before = dovecot.flags(imap_user)
-    w = _watcher(sqlite_db, make_config(imap_user))
+    w = _watcher(sqlite_db, imap_config(imap_user))
     try:
         assert w.sync_once() == 3
     finally:
@@ -223,19 +223,19 @@ def test_mail_is_left_untouched_by_default(
 
 
 def test_mark_seen_and_move_only_when_configured(
-    sqlite_db: Database, dovecot: Dovecot, make_config: Callable[..., Config],
+    sqlite_db: Database, dovecot: Dovecot, imap_config: Callable[..., Config],
 ) -> None:
     seen_user, move_user = dovecot.add_user(), dovecot.add_user()
     for user in (seen_user, move_user):
         for i in range(2):
             dovecot.append(user, make_mail(f"m{i}"))
-    w = _watcher(sqlite_db, make_config(seen_user, name="seen", mark_seen=True))
+    w = _watcher(sqlite_db, imap_config(seen_user, name="seen", mark_seen=True))
     try:
         assert w.sync_once() == 2
     finally:
         w.close()
     assert all(b"\\Seen" in f for f in dovecot.flags(seen_user).values())
-    w = _watcher(sqlite_db, make_config(move_user, name="moved", move_processed_to="Processed"))
+    w = _watcher(sqlite_db, imap_config(move_user, name="moved", move_processed_to="Processed"))
     try:
         assert w.sync_once() == 2
     finally:
@@ -259,14 +259,14 @@ def _huge_mail() -> bytes:
 
 
 def test_a_huge_message_is_stored_intact(
-    db: Database, dovecot: Dovecot, imap_user: ImapUser, make_config: Callable[..., Config],
+    db: Database, dovecot: Dovecot, imap_user: ImapUser, imap_config: Callable[..., Config],
 ) -> None:
     huge = _huge_mail()
     assert len(huge) > 20_000_000
     small = make_mail("small one after it")
     dovecot.append(imap_user, huge)
     dovecot.append(imap_user, small)
-    w = _watcher(db, make_config(imap_user))
+    w = _watcher(db, imap_config(imap_user))
     try:
         assert w.sync_once() == 2
     finally:
@@ -278,7 +278,7 @@ def test_a_huge_message_is_stored_intact(
 
 def test_messages_without_message_id_are_deduped_by_content(
     sqlite_db: Database, dovecot: Dovecot, imap_user: ImapUser,
-    make_config: Callable[..., Config],
+    imap_config: Callable[..., Config],
 ) -> None:
     """The same bare mail twice in INBOX and once in a second watched folder: stored once."""
     bare = make_mail("no id", message_id=None)
@@ -288,7 +288,7 @@ def test_messages_without_message_id_are_deduped_by_content(
     dovecot.append(imap_user, bare)
     dovecot.append(imap_user, bare, folder="Archive")
     dovecot.append(imap_user, other, folder="Archive")
-    w = _watcher(sqlite_db, make_config(imap_user, folders=["INBOX", "Archive"]))
+    w = _watcher(sqlite_db, imap_config(imap_user, folders=["INBOX", "Archive"]))
     try:
         assert w.sync_once() == 2
     finally:

@@ -164,3 +164,13 @@ def test_lost_reply_after_data_is_unknown(smtp_server: SmtpServer, tmp_path: Pat
         _send(smtp_server, tmp_path, timeout_seconds=0.3)
     # ...and indeed the stalled server did store that one.
     assert len(smtp_server.wait_for(1, timeout=3)) == 1
+
+
+def test_configuration_mismatches_are_permanent(smtp_factory: StartSmtp, tmp_path: Path) -> None:
+    server = smtp_factory(security="tls", auth="xoauth2")
+    (tmp_path / "pw").write_text("whatever")
+    with pytest.raises(PermanentFailure, match="AUTH"):
+        _send(server, tmp_path, auth="password", username="u", password={"file": "pw"})
+    with pytest.raises(PermanentFailure, match="ca_file"):
+        _send(server, tmp_path, ca_file="missing-ca.pem")
+    assert server.messages() == []

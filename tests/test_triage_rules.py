@@ -8,8 +8,8 @@ passes a stub classify function returning a fixed ``Classification``.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr
 from datetime import UTC, date, datetime

@@ -21,6 +21,8 @@ import ssl
 from imapclient.exceptions import CapabilityError, LoginError
 
 _CODE = re.compile(r"\[([A-Z][A-Z0-9-]{1,40})[\] ]")
+# RFC 5530 codes that say "try again later".
+_TEMPORARY_CODES = frozenset({"UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT"})
 
 
 class IntakeError(Exception):
@@ -102,8 +104,11 @@ def classify(exc: BaseException, step: str = "IMAP") -> IntakeError:
         return TemporaryIntakeError(f"{step} {response_code(text) or 'aborted'}")
     if isinstance(exc, imaplib.IMAP4.error):
         code = response_code(str(exc))
-        if code in {"NONEXISTENT", "NOPERM"}:
-            return FolderError(f"{step} {code}")
+        if code in _TEMPORARY_CODES:
+            return TemporaryIntakeError(f"{step} {code}")
+        if code in {"NONEXISTENT", "NOPERM"} or step == "SELECT":
+            # Dovecot refuses a missing folder with a bare NO: no code to go by.
+            return FolderError(f"{step} {code or 'NO'}")
         if code in {"AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "PRIVACYREQUIRED"}:
             return AuthError(f"{step} {code}")
         return TemporaryIntakeError(f"{step} {code or 'NO'}")

@@ -1,9 +1,9 @@
 """One mailbox's watcher: fetch what is new in every configured folder, then wait for more.
 
 Why this shape:
-- Position per folder is ``(UIDVALIDITY, last UID)`` (RFC 3501 §2.3.1.1).  "New" is
-  ``UID SEARCH UID last+1:*``; a changed UIDVALIDITY means the old UIDs are meaningless, so the
-  folder is read again from the start date and the dedupe key keeps that free of duplicates.
+- Position per folder is ``(UIDVALIDITY, last UID)`` (RFC 3501 / RFC 9051 §2.3.1.1).  "New"
+  is ``UID SEARCH UID last+1:*``; a changed UIDVALIDITY means the old UIDs are meaningless, so
+  the folder is read again from the start date and the dedupe key keeps that free of duplicates.
 - The first look at a folder takes only mail since ``imap.start_date`` (else
   ``start_days_back`` days back) with ``SEARCH SINCE``: an unanswered request from last month
   is still found, years of archive are not.  The UIDs this applies to are kept in the position
@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from imapclient import DELETED, SEEN, IMAPClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, Imap
 from bot.config import Mailbox as MailboxConfig
@@ -142,6 +143,7 @@ class MailboxWatcher:
         self._tokens: TokenProvider | None = None
         self._mailbox_id: int | None = None
         self._step = "CONNECT"
+        self._stored = 0  # messages stored by the sync in progress
         # EXAMINE (read-only) unless the config allows us to change mail.
         self._readonly = not (self.imap.mark_seen or self.imap.move_processed_to)
 
@@ -152,19 +154,18 @@ class MailboxWatcher:
         Connects if needed.  On failure the error is recorded on the mailbox row, the
         connection dropped, and an ``IntakeError`` raised.
         """
+        self._stored = 0
         try:
             client = self._connected()
-            stored = 0
             # The IDLE folder last, so IDLE starts where its sync ended.
             for folder in [*self.imap.folders[1:], self.imap.folders[0]]:
-                stored += self._sync_folder(client, folder)
+                self._sync_folder(client, folder)
         except Exception as exc:
+            self._notify(self._stored)  # batches committed before the failure are triaged now
             raise self._failed(exc) from None
         self._record(error=None)
-        if stored:
-            log.info("mailbox %s: stored %d new message(s)", self.mailbox.name, stored)
-            self._notify(stored)
-        return stored
+        self._notify(self._stored)
+        return self._stored
 
     def run(self) -> None:
         """Sync, wait (IDLE or poll), repeat until ``stop`` is set.  Never raises."""
@@ -223,7 +224,10 @@ class MailboxWatcher:
 
     def _failed(self, exc: BaseException) -> IntakeError:
         """Record the failure (safe text only), drop the connection, return the IntakeError."""
-        err = classify(exc, self._step)
+        if isinstance(exc, SQLAlchemyError):
+            err: IntakeError = TemporaryIntakeError(f"database {type(exc).__name__}")
+        else:
+            err = classify(exc, self._step)
         if not isinstance(exc, IntakeError) and not _is_io_error(exc):
             # Frames only: an exception's text may quote mail or an address.
             frames = "".join(traceback.format_tb(exc.__traceback__))
@@ -253,6 +257,9 @@ class MailboxWatcher:
                       type(exc).__name__)
 
     def _notify(self, count: int) -> None:
+        if count <= 0:
+            return
+        log.info("mailbox %s: stored %d new message(s)", self.mailbox.name, count)
         if self.on_new is None:
             return
         try:
@@ -266,7 +273,7 @@ class MailboxWatcher:
             return self.imap.start_date
         return (utcnow() - timedelta(days=self.imap.start_days_back)).date()
 
-    def _sync_folder(self, client: IMAPClient, folder: str) -> int:
+    def _sync_folder(self, client: IMAPClient, folder: str) -> None:
         self._step = "SELECT"
         info = client.select_folder(folder, readonly=self._readonly)
         _untagged(client).pop("EXISTS", None)  # from here on, EXISTS means newly arrived mail
@@ -285,26 +292,23 @@ class MailboxWatcher:
                 horizon = max(client.search(["ALL"]), default=0)
             with self.db.session() as s:
                 pos = begin_folder(s, self.mailbox_id, folder, uidvalidity, horizon)
-        stored = 0
         last = pos.last_uid
         backfill = pos.backfill_until_uid or 0
         if last < backfill:
             self._step = "SEARCH"
             found = client.search(["UID", f"{last + 1}:{backfill}", "SINCE", self._start_date()])
             uids = sorted(u for u in found if last < u <= backfill)
-            stored += self._fetch_and_store(client, folder, uidvalidity, uids, upto=backfill)
+            self._fetch_and_store(client, folder, uidvalidity, uids, upto=backfill)
             last = backfill
         self._step = "SEARCH"
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
         if uids:
-            stored += self._fetch_and_store(client, folder, uidvalidity, uids, upto=uids[-1])
-        return stored
+            self._fetch_and_store(client, folder, uidvalidity, uids, upto=uids[-1])
 
     def _fetch_and_store(
         self, client: IMAPClient, folder: str, uidvalidity: int, uids: Sequence[int], upto: int
-    ) -> int:
+    ) -> None:
         """Fetch ``uids`` in batches, each stored with its position; end at ``upto``."""
-        stored = 0
         advanced = 0
         for chunk in _chunks(uids, self.imap.fetch_batch):
             self._step = "FETCH"
@@ -312,14 +316,13 @@ class MailboxWatcher:
             for group in _by_size(chunk, sizes):
                 items = self._fetch_group(client, group)
                 with self.db.session() as s:
-                    stored += store_batch(s, self.mailbox_id, folder, uidvalidity, items,
-                                          upto=group[-1])
+                    n = store_batch(s, self.mailbox_id, folder, uidvalidity, items, upto=group[-1])
+                self._stored += n  # committed
                 advanced = group[-1]
                 self._after_commit(client, [item.uid for item in items])
         if upto > advanced:  # skipped or vanished UIDs at the end: nothing to store
             with self.db.session() as s:
                 store_batch(s, self.mailbox_id, folder, uidvalidity, [], upto=upto)
-        return stored
 
     def _fetch_group(self, client: IMAPClient, group: Sequence[int]) -> list[Fetched]:
         self._step = "FETCH"

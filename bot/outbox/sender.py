@@ -122,6 +122,7 @@ class OutboxSender:
             item.status = "sending"
             item.attempts += 1
             item.claimed_at = at
+            item.last_error = None  # from here on it describes this attempt only
             return _Claim(item.id, item.mailbox_id, item.kind, item.message_id, item.mail_from,
                           list(item.rcpt_to), item.raw, item.attempts, at)
 
@@ -324,11 +325,12 @@ class OutboxSender:
                 )).first()
                 if item is None:
                     break
-                until = at + self.lease
-                item.next_attempt_at = until  # our claim on this copy
+                mb = mailboxes[item.mailbox_id]
+                # Our claim on this copy: longer than login, SELECT, SEARCH and APPEND can take.
+                until = at + timedelta(seconds=6 * mb.imap.timeout_seconds + 60.0)
+                item.next_attempt_at = until
                 item_id, mailbox_id, message_id, raw = (
                     item.id, item.mailbox_id, item.message_id, item.raw)
-            mb = mailboxes[mailbox_id]
             folder = mb.imap.sent_folder
             assert folder is not None
             try:

@@ -8,9 +8,9 @@ transaction is reset and nobody gets the message, so a partly accepted mail neve
 re-sent to the ones who already have it (RFC 5321 §3.3).
 
 Reply codes (RFC 5321 §4.2.1): 4yz is transient, 5yz permanent.  AUTH (RFC 4954 §6): 454 is a
-temporary failure, 535 and other 5yz are not.  XOAUTH2 (Google's profile of RFC 7628): the
-server answers a bad token with a 334 JSON challenge, the client sends an empty line and gets
-the final 5yz; aiosmtplib implements that exchange.
+temporary failure, 535 and other 5yz are not.  XOAUTH2 (the pre-standard sibling of RFC 7628
+OAUTHBEARER): the server answers a bad token with a 334 JSON challenge, the client sends an
+empty line and gets the final 5yz; aiosmtplib implements that exchange.
 
 Everything asynchronous stays in this module; the sender calls ``deliver`` from its own loop.
 """
@@ -129,7 +129,13 @@ async def _authenticate(
         assert server.password is not None
         if not client.supports_extension("auth"):
             raise PermanentFailure("server offers no AUTH (RFC 4954)", step="AUTH")
-        await client.login(server.username, server.password.resolve(base_dir))
+        password = server.password.resolve(base_dir)
+        try:
+            await client.login(server.username, password)
+        except SMTPException as exc:
+            if isinstance(exc, SMTPResponseException | ConnectionError | TimeoutError):
+                raise
+            raise PermanentFailure("no AUTH mechanism in common", step="AUTH") from None
         return
     if tokens is None:
         raise PermanentFailure("XOAUTH2 configured but no token provider", step="AUTH")
@@ -225,7 +231,10 @@ async def deliver(
     """
     if not rcpt_to:
         raise PermanentFailure("no recipients")
-    ctx = tls_context(server, base_dir) if server.security != "none" else None
+    try:
+        ctx = tls_context(server, base_dir) if server.security != "none" else None
+    except OSError as exc:  # unreadable or malformed ca_file: the admin must fix it
+        raise PermanentFailure(f"ca_file unusable ({type(exc).__name__})") from None
     client = aiosmtplib.SMTP(
         hostname=server.host,
         port=server.port,
@@ -244,7 +253,8 @@ async def deliver(
             if server.security == "starttls":
                 step = "STARTTLS"
                 if not client.supports_extension("starttls"):
-                    # Never fall back to clear text when TLS was asked for (RFC 3207 §4).
+                    # Never fall back to clear text when TLS was asked for: a stripped STARTTLS
+                    # is the downgrade attack of RFC 3207 §6.
                     raise PermanentFailure("server does not offer STARTTLS", step=step)
                 await client.starttls(tls_context=ctx)
                 step = "EHLO"
