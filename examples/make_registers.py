@@ -131,7 +131,7 @@ def build_kera(path: Path, seed: int = 11) -> None:
     CREATE TABLE workers (id INTEGER PRIMARY KEY, subcontractor_id INTEGER REFERENCES subcontractors(id),
       name TEXT, birth_date TEXT, tax_number TEXT, valtti_card TEXT, email TEXT, phone TEXT);
     """)
-    people = list(KNOWN_KERA[:1]) + [KNOWN_KERA[2]]
+    people = [KNOWN_KERA[0], KNOWN_KERA[2]]
     while len(people) < 30:
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         people.append((name, _email(name, rng), _phone(rng), _address(rng)))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+DemoRun = tuple[Path, subprocess.CompletedProcess[str], float]
 RIGHTSDESK = [sys.executable, "-m", "bot.cli"]
 
 EXTRA = b"""From: Liisa Tuominen <liisa.tuominen@example.fi>
@@ -32,7 +33,7 @@ def _run(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str], float]:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     base = tmp_path_factory.mktemp("demo")
     extra = base / "extra"
     extra.mkdir()
@@ -49,7 +50,7 @@ def _cases(data: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-def test_demo_once_exits_zero_quickly_with_summary(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+def test_demo_once_exits_zero_quickly_with_summary(demo_run: DemoRun) -> None:
     data, proc, seconds = demo_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert seconds < 60
@@ -61,7 +62,7 @@ def test_demo_once_exits_zero_quickly_with_summary(demo_run: tuple[Path, subproc
     assert (data / "rightsdesk.db").is_file()
 
 
-def test_demo_cases_json_shows_sample_requests(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+def test_demo_cases_json_shows_sample_requests(demo_run: DemoRun) -> None:
     data, proc, _ = demo_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     cases = _cases(data)
@@ -84,7 +85,7 @@ def test_demo_cases_json_shows_sample_requests(demo_run: tuple[Path, subprocess.
         assert mid not in by_mid
 
 
-def test_demo_sent_acks_and_quarantine(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+def test_demo_sent_acks_and_quarantine(demo_run: DemoRun) -> None:
     data, proc, _ = demo_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     sent = sorted((data / "sent").glob("*.eml"))
@@ -102,7 +103,7 @@ def test_demo_sent_acks_and_quarantine(demo_run: tuple[Path, subprocess.Complete
     assert all(r["outcome"] != "pending" for r in rows)
 
 
-def test_demo_rerun_keeps_state_without_duplicates(demo_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+def test_demo_rerun_keeps_state_without_duplicates(demo_run: DemoRun) -> None:
     data, proc, _ = demo_run
     assert proc.returncode == 0
     before = _cases(data)
