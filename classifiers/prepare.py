@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from classifiers.concepts import concept_tokens
 from classifiers.features import fold, stem_words, words
 from classifiers.langid import LanguageIdentifier
 from classifiers.rules import rule_hits, rule_tokens
+
+
+#: Between the word tokens and the concept sequence, so no bigram spans the two.
+SEPARATOR = "xsepx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +28,14 @@ class Prepared:
 
 
 def prepare(text: str, langid: LanguageIdentifier) -> Prepared:
-    """Detect the language, stem in it, and append one marker token per rule hit."""
+    """Detect the language, stem in it, then append one marker token per rule hit and the
+    language-free concept sequence (``concepts``)."""
     language = langid.detect(text)
     folded = fold(text)
     hits = rule_hits(folded)
-    tokens = stem_words(words(folded), language)
+    plain_words = words(folded)
+    tokens = stem_words(plain_words, language)
     tokens.extend(rule_tokens(hits))
+    tokens.append(SEPARATOR)
+    tokens.extend(concept_tokens(plain_words, language))
     return Prepared(language, tokens, hits)
