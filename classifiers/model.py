@@ -28,8 +28,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed, minibatch
 from spacy.attrs import ORTH
-from spacy.ml.extract_ngrams import extract_ngrams
-from thinc.api import SGD, Adam, Logistic, Model, Optimizer, SparseLinear_v2, chain
+from thinc.api import SGD, Adam, Linear, Logistic, Model, Optimizer, SparseLinear_v2, chain
 from thinc.types import Floats2d
 
 from classifiers.labels import LABELS
@@ -46,6 +45,10 @@ DROPOUT = 0.0
 LEARN_RATE = 2.0
 L2 = 0.0
 USE_AVERAGES = False
+GROUP_WEIGHT = 1.0
+SEPARATOR = "xsepx"
+HIDDEN = 0
+INIT_SCALE = 0.1
 OPTIMIZER = "sgd"
 GRAD_CLIP = 1.0
 
@@ -54,34 +57,62 @@ TrainingSet = Sequence[tuple[Sequence[str], Sequence[str]]]
 
 @spacy.registry.architectures("rightsdesk.TextCatNormBOW.v1")
 def build_norm_bow(ngram_size: int, length: int, nO: int) -> Model[list[Doc], Floats2d]:
-    """spaCy's BOW classifier (``extract_ngrams`` >> ``SparseLinear`` >> ``Logistic``) with each
-    message's n-gram counts L2-normalised (after 1 + ln(count)).
+    """spaCy's BOW classifier (n-grams >> ``SparseLinear`` >> ``Logistic``) with each part of a
+    message's tokens (words | concepts, split at ``SEPARATOR``) turned into its own n-gram bag
+    with 1 + ln(count) values, L2-normalised per part.
 
     Why: with raw counts a 400-word letter moves its score ~400x further per update than a
-    one-liner, so SGD/Adam either diverges on long mail or barely learns rare but decisive
-    words; measured on the training part, the raw-count BOW ranked held-out-fold messages at
-    AUC ~0.80-0.90 against ~0.95 for a regularised logistic regression on the same tokens.
+    one-liner, so SGD either diverges on long mail or barely learns rare but decisive words
+    (measured on the training part: AUC ~0.80-0.90 against ~0.95 for a regularised logistic
+    regression on the same tokens).  Normalising the short concept sequence separately keeps a
+    request hidden in a long business mail from being diluted by the business words.
     """
     return chain(
-        extract_ngrams(ngram_size, attr=ORTH),
-        _normalise_counts(),
+        _grouped_ngrams(ngram_size),
         SparseLinear_v2(nO=nO, length=length),
         Logistic(),
     )
 
 
-def _normalise_counts() -> Model[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
-    def forward(
-        model: Model[Any, Any], kvl: tuple[Any, Any, Any], is_train: bool
-    ) -> tuple[tuple[Any, Any, Any], Callable[[Any], Any]]:
-        keys, values, lengths = kvl
-        weights = 1.0 + np.log(np.asarray(values, dtype=np.float32))
-        owner = np.repeat(np.arange(len(lengths)), np.asarray(lengths, dtype=np.int64))
-        norms = np.sqrt(np.bincount(owner, weights=weights * weights, minlength=len(lengths)))
-        weights = (weights / np.maximum(norms, 1e-6)[owner]).astype(np.float32)
-        return (keys, np.ascontiguousarray(weights), lengths), lambda d: d
+def _grouped_ngrams(ngram_size: int) -> Model[list[Doc], tuple[Any, Any, Any]]:
+    separator = spacy.strings.hash_string(SEPARATOR)
 
-    return Model("normalise_counts", forward)
+    def forward(
+        model: Model[Any, Any], docs: list[Doc], is_train: bool
+    ) -> tuple[tuple[Any, Any, Any], Callable[[Any], Any]]:
+        ops = model.ops
+        all_keys: list[np.ndarray] = []
+        all_values: list[np.ndarray] = []
+        lengths: list[int] = []
+        for doc in docs:
+            orths = doc.to_array(ORTH)
+            cuts = np.flatnonzero(orths == separator)
+            parts = np.split(orths, cuts)
+            size = 0
+            for index, part in enumerate(parts):
+                if index:
+                    part = part[1:]  # drop the separator itself
+                if not len(part):
+                    continue
+                grams = [part] + [
+                    ops.ngrams(n, part) for n in range(2, ngram_size + 1) if len(part) >= n
+                ]
+                keys, counts = np.unique(np.concatenate(grams), return_counts=True)
+                values = 1.0 + np.log(counts.astype(np.float32))
+                values *= (GROUP_WEIGHT if index else 1.0) / np.sqrt(np.dot(values, values))
+                all_keys.append(keys)
+                all_values.append(values.astype(np.float32))
+                size += len(keys)
+            lengths.append(size)
+        keys_out = np.concatenate(all_keys) if all_keys else np.zeros((0,), dtype=np.uint64)
+        values_out = np.concatenate(all_values) if all_values else np.zeros((0,), dtype="f")
+        return (
+            keys_out,
+            np.ascontiguousarray(values_out, dtype="f"),
+            np.asarray(lengths, dtype="int32"),
+        ), lambda d: []
+
+    return Model("grouped_ngrams", forward)
 
 
 def make_nlp() -> Language:
@@ -163,6 +194,12 @@ def train_textcat(
         for tokens, labels in data
     ]
     nlp.initialize(lambda: examples)
+    if HIDDEN:
+        rng_init = np.random.default_rng(seed)
+        for node in nlp.get_pipe(PIPE).model.walk():  # type: ignore[attr-defined]
+            if node.name == "sparse_linear":
+                W = node.get_param("W")
+                node.set_param("W", rng_init.normal(0, INIT_SCALE, W.shape).astype("f"))
     if OPTIMIZER == "sgd":
         optimizer = SGD(learn_rate=LEARN_RATE, L2=L2, grad_clip=0.0, use_averages=USE_AVERAGES)
     else:

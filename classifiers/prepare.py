@@ -10,12 +10,11 @@ from dataclasses import dataclass
 
 from classifiers.concepts import concept_tokens
 from classifiers.features import fold, stem_words, words
+from classifiers.model import SEPARATOR
 from classifiers.langid import LanguageIdentifier
 from classifiers.rules import rule_hits, rule_tokens
 
 
-#: Between the word tokens and the concept sequence, so no bigram spans the two.
-SEPARATOR = "xsepx"
 
 
 @dataclass(frozen=True, slots=True)
