@@ -34,8 +34,10 @@ class Classification:
     needs_triage: bool
     details: Details
     text: str
-    #: Why staff should look ("uncertain:erasure", "rule_without_model:access"); empty if sure.
+    #: Why staff should look ("uncertain:erasure", "rule_without_label:access"); empty if sure.
     triage_reasons: tuple[str, ...] = ()
+    #: Calibrated probability that the message makes any request at all (the labels' gate).
+    request_score: float = 0.0
     #: Legal terms found, per label (e.g. {"access": ["art. 15"]}); terms only, no other text.
     rule_hits: dict[str, list[str]] = field(default_factory=dict)
 
@@ -64,23 +66,32 @@ class Classifier:
         if not extracted.text.strip():
             decision_labels: tuple[str, ...] = ()
             scores = dict.fromkeys(LABELS, 0.0)
-            triage, reasons = False, ()
+            triage, reasons, request_score = False, (), 0.0
         else:
             raw = self._model.predict([prepared.tokens])[0]
             decision = decide(raw, prepared.rule_hits, self._calibration)
             decision_labels, scores = decision.labels, decision.scores
             triage, reasons = decision.needs_triage, decision.reasons
-        wants_values = "rectification" in decision_labels or "uncertain:rectification" in reasons
+            request_score = decision.request_score
+        # Details only matter for a (possible) request; skipping them keeps bulk mail cheap.
+        if decision_labels or triage:
+            wants_values = (
+                "rectification" in decision_labels or "uncertain:rectification" in reasons
+            )
+            details = extract_details(extracted.full, with_new_values=wants_values)
+        else:
+            details = Details()
         return Classification(
             labels=decision_labels,
             scores=scores,
             language=prepared.language,
             reply_language=reply_language(prepared.language),
             needs_triage=triage,
-            details=extract_details(extracted.full, with_new_values=wants_values),
+            details=details,
             text=extracted.text,
             triage_reasons=reasons,
             rule_hits=prepared.rule_hits,
+            request_score=request_score,
         )
 
     def classify_bytes(self, raw: bytes) -> Classification:

@@ -34,6 +34,7 @@ def result_json(file: str, result: Classification) -> dict[str, object]:
         "language": result.language,
         "needs_triage": result.needs_triage,
         "reply_language": result.reply_language,
+        "request_score": result.request_score,
         "triage_reasons": list(result.triage_reasons),
         "details": {
             "new_values": result.details.new_values,

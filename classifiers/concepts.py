@@ -49,6 +49,8 @@ _LEXICON: dict[str, str] = {
         informat* informaci* informaz* informac* oplysning* opplysning* andme* dane danych*
         danymi* info infos details record records personal* persoonsgegev* personbezog*
         personnel* personal personali persoonlijk* henkilokoht* personlig* osobow* isiku*
+        note notes merkinn* merkint* anteckn* notiz* vermerk* remarque* notitie* notat*
+        historik* history historia* historie* geschichte*
     """,
     "register": """
         rekister* register* registr* databas* database* tietokan* datenbank* kartote* cadastr*
@@ -119,6 +121,15 @@ _LEXICON: dict[str, str] = {
         puhelin* puh gsm matkapuh* telefon* phone* mobil* handy* telephon* telefoo* telefono*
         telemov* telefone*
     """,
+    "call": """
+        soitt* soitel* puhelu* ringa ringer ringt ringde samtal* call calls calling called
+        anruf* angeruf* appel* appeler bellen gebeld llamad* llamar chiamat* chiamar* chamad*
+        ligac* helista* et:kone* ringe ringer opkald* oppringing* dzwon* telefonuj*
+    """,
+    "photo": """
+        photo* kuva kuvat kuvia kuvan kuvassa kuvani bild bilder bilden bilderna foto* image*
+        picture* pictures zdjec* video* videot*
+    """,
     "number": """
         numer* nummer* number* numero* nro nr no
     """,
@@ -127,7 +138,7 @@ _LEXICON: dict[str, str] = {
         it:posta meil* mejl*
     """,
     "name": """
-        nimi nimen nimeni nimesi nimea nimeksi sukunim* etunim* namn* efternamn* fornamn* name
+        nimi nimen nimeni nimesi nimea nimeksi heter heisse heisst sukunim* etunim* namn* efternamn* fornamn* name
         names named surname* nachname* vorname* fr:nom nombre nombres naam* achternaam*
         apellid* cognom* nome apelid* perekonnanim* eesnim* navn* efternavn* etternavn*
         nazwisk* imie imienia
@@ -145,7 +156,9 @@ _LEXICON: dict[str, str] = {
         markkinoin* mainos* mainon* marknadsf* reklam* marketing* werb* publicit* reclame*
         publicidad* pubblicit* publicidade* reklaam* promo* kampanj* campaign* campagn*
         erbjudand* tarjousviest* suoramarkkin* direktmark* direktreklam* advert* annon*
-        mainoskirj* mainospost* offers
+        mainoskirj* mainospost* offers brochure* catalog* katalog* esite* esitte* prospekt*
+        depliant* folleto* opuscol* folheto* kataloog* ulotk* telemarket* puhelinmyyn*
+        telefonforsalj* saljsamtal* forsaljningssamtal* sms tekstiviest* textmeddel*
     """,
     "list": """
         postitusl* lista* listal* listalt* listoil* list* liste* lijst* verteil* mailinglist*
@@ -154,7 +167,7 @@ _LEXICON: dict[str, str] = {
     "unsubscribe": """
         unsubscri* avregistr* avanmal* avprenum* abmeld* abbestell* desabonn* desinscri*
         uitschrijv* afmeld* baja disiscri* descadastr* desubscr* loobu* avmeld* wypis* optout
-        opt-out
+        opt
     """,
     "subscription": """
         tilaaj* prenumer* subscri* abonn* suscri* iscri* iscriz* assin*
@@ -435,25 +448,17 @@ def _parse() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], int]
 
 
 _EXACT, _PREFIX, _LONGEST = _parse()
-_CACHE: dict[tuple[str, str], str | None] = {}
-_CACHE_LIMIT = 200_000
+#: Per-language memo of word -> concept ("" for none); bounded, since mail brings new words.
+_CACHE: dict[str, dict[str, str]] = {}
+_CACHE_LIMIT = 100_000
 
 
 def concept_of(word: str, lang: str) -> str | None:
     """The concept a folded word names in language ``lang``, or None."""
-    key = (lang, word)
-    try:
-        return _CACHE[key]
-    except KeyError:
-        pass
-    found = _lookup(word, lang)
-    if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.clear()
-    _CACHE[key] = found
-    return found
+    return _lookup(word, lang) or None
 
 
-def _lookup(word: str, lang: str) -> str | None:
+def _lookup(word: str, lang: str) -> str:
     local_exact = _EXACT.get(lang, {})
     found = local_exact.get(word) or _EXACT["*"].get(word)
     if found:
@@ -465,7 +470,7 @@ def _lookup(word: str, lang: str) -> str | None:
         found = local_prefix.get(head) or global_prefix.get(head)
         if found:
             return found
-    return None
+    return ""
 
 
 def concept_tokens(folded_words: list[str], lang: str) -> list[str]:
@@ -474,14 +479,20 @@ def concept_tokens(folded_words: list[str], lang: str) -> list[str]:
     Finnish marks "my" with a suffix (tietoni, osoitteeni), so a Finnish word ending in -ni
     also yields "@my".
     """
+    cache = _CACHE.get(lang)
+    if cache is None or len(cache) > _CACHE_LIMIT:
+        cache = _CACHE[lang] = {}
+    finnish = lang == "fi"
     out: list[str] = []
     last = ""
     for word in folded_words:
-        concept = concept_of(word, lang)
-        if concept is not None and concept != last:
-            out.append(f"@{concept}")
+        concept = cache.get(word)
+        if concept is None:
+            concept = cache[word] = _lookup(word, lang)
+        if concept and concept != last:
+            out.append("@" + concept)
             last = concept
-        if lang == "fi" and len(word) > 5 and word.endswith("ni") and last != "my":
+        if finnish and last != "my" and len(word) > 5 and word.endswith("ni"):
             out.append("@my")
             last = "my"
     return out

@@ -97,6 +97,26 @@ _DISCLAIMER_RE = re.compile(
     r"|poufn|konfidentsiaal))",
     re.IGNORECASE,
 )
+#: Substrings every disclaimer pattern contains; the costly pattern only runs if one is present.
+_DISCLAIMER_WORDS = (
+    "recipient", "vastaanottaja", "mottagare", "modtager", "mottaker", "ontvanger", "destinat",
+    "empfänger", "adressat", "adresatem", "confidential", "luottamuksel", "konfidentiell",
+    "vertraulich", "confidentiel", "riservat", "confidencial", "vertrouwelijk", "fortrolig",
+    "konfidensiell", "poufn", "konfidentsiaal", "disclaimer",
+)  # fmt: skip
+#: Superset of every history-start line pattern above, searched once over the whole body.
+_HISTORY_HINT_RE = re.compile(
+    r"^[ \t]*(?:[-_=*]{2}|\*?(?:from|lähettäjä|lähetäjä|från|von|de|van|da|fra|od|saatja)"
+    r"[ \t]*\*?[ \t]*:|begin forwarded|alkuperäinen|välitetty|ursprungligt|vidarebefordrat"
+    r"|original message|forwarded message|ursprüngliche|weitergeleitete|message d'origine"
+    r"|message transféré|oorspronkelijk|doorgestuurd|mensaje|messaggio|mensagem|oprindelig"
+    r"|videresendt|opprinnelig|wiadomość|oryginalna|algne kiri|edastatud kiri|lähetetty|sent"
+    r"|skickat|sendt|envoyé|verzonden|enviado|inviato|wysłane|get outlook|hanki outlook"
+    r"|skaffa outlook|holen sie sich outlook|von meinem|verstuurd)"
+    r"|(?:wrote|kirjoitti|skrev|følgende|schrieb|écrit|escribió|scritto|escreveu|schreef"
+    r"|napisał|napisała|\(a\)|kirjutas)[ \t]*:[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 _QUOTE_RE = re.compile(r"^\s*>")
 _BLANK_RUN_RE = re.compile(r"\n\s*\n\s*\n+")
 
@@ -133,18 +153,28 @@ def _looks_like_html(text: str) -> bool:
 
 def _new_text(body: str) -> tuple[str, str]:
     """(body without history, signature and disclaimer; body without history and disclaimer)."""
-    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    end = _history_start(lines)
-    kept = [line for line in lines[:end] if not _QUOTE_RE.match(line)]
+    if "\r" in body:
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    lines = body.split("\n")
+    end = _history_start(body, lines)
+    kept = lines[:end]
+    if ">" in body:
+        kept = [line for line in kept if not _QUOTE_RE.match(line)]
     kept = kept[: _disclaimer_start(kept)]
     signed = _tidy(kept)
     unsigned = _tidy(kept[: _signature_start(kept)])
     return unsigned, signed
 
 
-def _history_start(lines: list[str]) -> int:
-    """Index of the first line of quoted or forwarded history (len(lines) if none)."""
-    for i, line in enumerate(lines):
+def _history_start(body: str, lines: list[str]) -> int:
+    """Index of the first line of quoted or forwarded history (len(lines) if none).
+
+    One cheap scan of the whole body (``_HISTORY_HINT_RE``) finds the few lines that could
+    start history; only those get the precise line checks.
+    """
+    hints = sorted({body.count("\n", 0, m.start()) for m in _HISTORY_HINT_RE.finditer(body)})
+    for i in hints:
+        line = lines[i]
         stripped = line.strip()
         if not stripped or _QUOTE_RE.match(line):
             continue
@@ -186,6 +216,9 @@ def _signature_start(lines: list[str]) -> int:
 
 def _disclaimer_start(lines: list[str]) -> int:
     """Index of the paragraph holding a legal disclaimer (it and all after it are dropped)."""
+    lowered = "\n".join(lines).lower()
+    if not any(word in lowered for word in _DISCLAIMER_WORDS):
+        return len(lines)
     for i, line in enumerate(lines):
         if _DISCLAIMER_RE.search(line):
             start = i

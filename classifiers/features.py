@@ -44,6 +44,7 @@ NUMBER_TOKEN = "xnumx"
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _TOKEN_RE = re.compile(r"[a-z]+|[0-9]+")
+_LONG_NUMBER_RE = re.compile(r"[0-9]{4,}")
 _SPECIAL_FOLDS = {"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th", "œ": "oe"}
 
 
@@ -66,9 +67,20 @@ def _build_fold_table() -> dict[int, str]:
 _FOLD_TABLE = _build_fold_table()
 
 
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match.group().translate(_FOLD_TABLE)
+
+
 def fold(text: str) -> str:
-    """Lower-case ASCII-folded text: "Päivittäkää ÖVERSIKT" -> "paivittakaa oversikt"."""
-    return text.lower().translate(_FOLD_TABLE)
+    """Lower-case ASCII-folded text: "Päivittäkää ÖVERSIKT" -> "paivittakaa oversikt".
+
+    Only runs of non-ASCII characters go through the (per-character) translation table.
+    """
+    lowered = text.lower()
+    return lowered if lowered.isascii() else _NON_ASCII_RE.sub(_fold_run, lowered)
 
 
 @lru_cache(maxsize=None)
@@ -79,12 +91,11 @@ def _stemmer(lang: str) -> Stemmer.Stemmer | None:
 
 def words(folded: str) -> list[str]:
     """Word tokens of folded text, with addresses, URLs and long numbers as placeholders."""
-    folded = _EMAIL_RE.sub(f" {EMAIL_TOKEN} ", folded)
-    folded = _URL_RE.sub(f" {URL_TOKEN} ", folded)
-    return [
-        NUMBER_TOKEN if tok[0].isdigit() and len(tok) > 3 else tok
-        for tok in _TOKEN_RE.findall(folded)
-    ]
+    if "@" in folded:  # the address pattern is costly: only run it where it can match
+        folded = _EMAIL_RE.sub(f" {EMAIL_TOKEN} ", folded)
+    if "http" in folded or "www." in folded:
+        folded = _URL_RE.sub(f" {URL_TOKEN} ", folded)
+    return _TOKEN_RE.findall(_LONG_NUMBER_RE.sub(f" {NUMBER_TOKEN} ", folded))
 
 
 def stem_words(tokens: list[str], lang: str) -> list[str]:
@@ -94,17 +105,19 @@ def stem_words(tokens: list[str], lang: str) -> list[str]:
         return tokens
     stems: list[str] = stemmer.stemWords(tokens)
     if lang == "fi":
-        return [_ungrade_fi(s) for s in stems]
+        return ungrade_fi(" ".join(stems)).split(" ")
     return stems
 
 
-def _ungrade_fi(stem: str) -> str:
-    """Strong grade of a Finnish stem: tiedo -> tieto, pyyd -> pyyt, tilauks -> tilaus."""
-    if "d" in stem:
-        stem = stem.replace("d", "t")
-    if stem.endswith("ks") and len(stem) > 4:
-        stem = stem[:-2] + "s"
-    return stem
+_KS_END_RE = re.compile(r"(?<=[a-z]{3})ks\b")
+
+
+def ungrade_fi(stems: str) -> str:
+    """Strong grade of space-separated Finnish stems: tiedo -> tieto, pyyd -> pyyt,
+    tilauks -> tilaus (string-level so it costs no per-token Python call)."""
+    if "d" in stems:
+        stems = stems.replace("d", "t")
+    return _KS_END_RE.sub("s", stems) if "ks" in stems else stems
 
 
 def feature_tokens(text: str, lang: str) -> list[str]:

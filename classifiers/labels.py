@@ -15,3 +15,9 @@ LABELS: tuple[str, ...] = (
     "portability",  # Art. 20
     "unsubscribe",  # consent withdrawal / opt-out, Act 917/2014 §200
 )
+
+#: Internal extra output: "this message makes some request" (any label).  Learnt from every
+#: positive message, it is a better judge of request-or-not than each label alone, and gates
+#: the labels so ordinary business mail rarely gets a false right (see ``decision``).
+GATE = "any_request"
+OUTPUTS: tuple[str, ...] = (*LABELS, GATE)

@@ -70,6 +70,8 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 MIN_VOTES = 3.0
 MIN_LEAD = 1.8
 LINGUA_MAX_CHARS = 400
+#: The vote reads the first ~150 words; more changes no decision and costs time.
+VOTE_MAX_CHARS = 1000
 
 
 def build_word_table() -> dict[str, dict[str, float]]:
@@ -96,7 +98,7 @@ class LanguageIdentifier:
     """Function-word vote with a lazily loaded lingua tie-breaker.  Thread-safe."""
 
     def __init__(self, word_table: dict[str, dict[str, float]]) -> None:
-        self._table = word_table
+        self._table = {word: tuple(weights.items()) for word, weights in word_table.items()}
         self._lingua: LanguageDetector | None = None
         self._lock = threading.Lock()
 
@@ -118,10 +120,10 @@ class LanguageIdentifier:
         """Function-word evidence per language."""
         table = self._table
         votes: dict[str, float] = {}
-        for word in _WORD_RE.findall(text.lower()):
+        for word in _WORD_RE.findall(text[:VOTE_MAX_CHARS].lower()):
             weights = table.get(word)
             if weights:
-                for lang, weight in weights.items():
+                for lang, weight in weights:
                     votes[lang] = votes.get(lang, 0.0) + weight
         return votes
 
@@ -133,7 +135,7 @@ class LanguageIdentifier:
         if language is None:
             return None
         code = language.iso_code_639_1.name.lower()
-        return "nb" if code == "nb" else code if code in LANGUAGES else None
+        return code if code in LANGUAGES else None
 
     def _detector(self) -> LanguageDetector:
         with self._lock:

@@ -31,8 +31,8 @@ def prepare(text: str, langid: LanguageIdentifier) -> Prepared:
     language-free concept sequence (``concepts``)."""
     language = langid.detect(text)
     folded = fold(text)
-    hits = rule_hits(folded)
     plain_words = words(folded)
+    hits = rule_hits(folded, plain_words)
     tokens = stem_words(plain_words, language)
     tokens.extend(rule_tokens(hits))
     tokens.append(SEPARATOR)

@@ -153,7 +153,8 @@ _TERMS: dict[str, tuple[str, ...]] = {
         r"right to portability",
         r"datenubertragbarkeit",
         r"portabilite des donnees",
-        r"(?:recht op )?(?:gegevens)?overdraagbaarheid",
+        r"overdraagbaarheid",
+        r"gegevensoverdraagbaarheid",
         r"portabilidad de (?:los |mis )?datos",
         r"portabilita dei dati",
         r"portabilidade dos dados",
@@ -166,18 +167,39 @@ _TERMS: dict[str, tuple[str, ...]] = {
 _TERM_RES: dict[str, re.Pattern[str]] = {
     label: re.compile(r"\b(?:" + "|".join(terms) + r")") for label, terms in _TERMS.items()
 }
+_LITERAL_RE = re.compile(r"[a-z]+")
+_ARTICLE_TRIGGERS = frozenset({"art", "arti", "artt", "arty"})
 
 
-def rule_hits(folded: str) -> dict[str, list[str]]:
-    """Label -> the legal terms found in ``folded`` text (``features.fold`` output)."""
+def _triggers(terms: tuple[str, ...]) -> frozenset[str]:
+    """First (up to) four letters of each term: a word starting so must be present."""
+    found = set()
+    for term in terms:
+        literal = _LITERAL_RE.match(term.removeprefix(r"\b"))
+        if literal is None:
+            raise ValueError(f"rule term without a literal start: {term!r}")
+        found.add(literal.group()[:4])
+    return frozenset(found)
+
+
+_TRIGGERS = {label: _triggers(terms) for label, terms in _TERMS.items()}
+
+
+def rule_hits(folded: str, words: list[str]) -> dict[str, list[str]]:
+    """Label -> the legal terms found in ``folded`` text (``features.fold`` output), whose
+    word tokens are ``words``.  A label's patterns only run when a word starts like one of its
+    terms: scanning every position with ~150 alternatives costs ~0.5 ms per mail."""
+    heads = {word[:4] for word in words}
     hits: dict[str, list[str]] = {}
-    for match in _ARTICLE_RE.finditer(folded):
-        number = match.group(1) or match.group(2)
-        hits.setdefault(_ARTICLE_LABELS[number], []).append(match.group(0))
+    if heads & _ARTICLE_TRIGGERS:
+        for match in _ARTICLE_RE.finditer(folded):
+            number = match.group(1) or match.group(2)
+            hits.setdefault(_ARTICLE_LABELS[number], []).append(match.group(0))
     for label, pattern in _TERM_RES.items():
-        found = pattern.findall(folded)
-        if found:
-            hits.setdefault(label, []).extend(found)
+        if heads & _TRIGGERS[label]:
+            found = pattern.findall(folded)
+            if found:
+                hits.setdefault(label, []).extend(found)
     return hits
 
 
