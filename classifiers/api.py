@@ -18,6 +18,7 @@ from classifiers.details import Details, extract_details
 from classifiers.extract import extract
 from classifiers.labels import LABELS
 from classifiers.langid import reply_language
+from classifiers.mime import parse_message
 from classifiers.prepare import prepare
 
 __all__ = ["LABELS", "Classification", "Classifier", "Details", "get_classifier"]
@@ -25,7 +26,11 @@ __all__ = ["LABELS", "Classification", "Classifier", "Details", "get_classifier"
 
 @dataclass(frozen=True)
 class Classification:
-    """The result for one message.  ``text`` is the extracted new text the labels are about."""
+    """The result for one message.  ``text`` is the extracted new text the labels are about.
+
+    ``details`` is only extracted for a labelled or doubtful message (empty otherwise): its
+    patterns cost more than the labels, and bulk mail needs none.
+    """
 
     labels: tuple[str, ...]
     scores: dict[str, float]
@@ -66,14 +71,14 @@ class Classifier:
         if not extracted.text.strip():
             decision_labels: tuple[str, ...] = ()
             scores = dict.fromkeys(LABELS, 0.0)
-            triage, reasons, request_score = False, (), 0.0
+            triage, request_score = False, 0.0
+            reasons: tuple[str, ...] = ()
         else:
             raw = self._model.predict([prepared.tokens])[0]
             decision = decide(raw, prepared.rule_hits, self._calibration)
             decision_labels, scores = decision.labels, decision.scores
             triage, reasons = decision.needs_triage, decision.reasons
             request_score = decision.request_score
-        # Details only matter for a (possible) request; skipping them keeps bulk mail cheap.
         if decision_labels or triage:
             wants_values = (
                 "rectification" in decision_labels or "uncertain:rectification" in reasons
@@ -97,8 +102,6 @@ class Classifier:
     def classify_bytes(self, raw: bytes) -> Classification:
         """Classify a raw RFC 5322 message (parsed by ``classifiers.mime``, never raises on
         malformed MIME; an unparseable message yields empty text and no labels)."""
-        from classifiers.mime import parse_message
-
         parsed = parse_message(raw)
         return self.classify_parts(parsed.subject, parsed.text_plain, parsed.text_html)
 

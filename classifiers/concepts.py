@@ -138,7 +138,8 @@ _LEXICON: dict[str, str] = {
         it:posta meil* mejl*
     """,
     "name": """
-        nimi nimen nimeni nimesi nimea nimeksi heter heisse heisst sukunim* etunim* namn* efternamn* fornamn* name
+        nimi nimen nimeni nimesi nimea nimeksi heter heisse heisst sukunim* etunim* namn*
+        efternamn* fornamn* name
         names named surname* nachname* vorname* fr:nom nombre nombres naam* achternaam*
         apellid* cognom* nome apelid* perekonnanim* eesnim* navn* efternavn* etternavn*
         nazwisk* imie imienia
@@ -286,7 +287,8 @@ _LEXICON: dict[str, str] = {
         tilau* tilat* fi:tilasin tilaam* tilauk* bestall* order* bestell* commande* command*
         bestelling* bestel* es:pedido es:pedidos ordine* encomend* tellimus* tellis*
         ordre* bestilling* bestil* zamowien* zamowi* ostos* ostin kop* purchase* purchas*
-        bought kauf* gekauft* achat* achete* aankoop* gekocht* compra* compra* compre* compro comprato comprei acquist* ost*
+        bought kauf* gekauft* achat* achete* aankoop* gekocht* compra* compre* compro comprato
+        comprei acquist* ost*
     """,
     "invoice": """
         lasku* faktur* invoice* billing* bill rechnung* factur* factuu* fattur* arve* regning*

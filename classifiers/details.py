@@ -53,6 +53,27 @@ _CUES: dict[str, str] = {
 _CUE_RES = {
     key: re.compile(rf"(?:{cue})\s*{_NUMBER}", re.IGNORECASE) for key, cue in _CUES.items()
 }
+#: Lower-case substrings each cue needs; the (costly, case-insensitive) cue pattern only runs
+#: when one is present.
+_CUE_WORDS: dict[str, tuple[str, ...]] = {
+    "customer_number": (
+        "asiakas", "asiakkuus", "kund", "customer", "client", "account", "numéro", "n°",
+        "klant", "cliente", "kliendi", "jäsen", "medlem", "member", "loyalty", "numer",
+        "número", "numero", "codice",
+    ),
+    "order_number": (
+        "tilaus", "tilauksen", "order", "bestell", "commande", "bestel", "pedido", "ordine",
+        "encomenda", "ordre", "zamówien", "tellimus", "numéro", "número", "numero", "numer",
+    ),
+    "invoice_number": (
+        "lasku", "faktur", "invoice", "rechnung", "facture", "factuur", "factura", "fattura",
+        "fatura", "arve", "numéro", "número", "numero", "numer",
+    ),
+}  # fmt: skip
+_NAME_WORDS = (
+    "nimi", "nimeni", "name", "namn", "heter", "heiße", "nom ", "naam", "apellido", "cognome",
+    "apelido", "navn", "nazwisko",
+)  # fmt: skip
 _Y_TUNNUS_RE = re.compile(r"(?<![\d-])(\d{7}-\d)(?![\d-])")
 _EMAIL_RE = re.compile(r"(?<![\w.+-])([\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})")
 _PHONE_RE = re.compile(
@@ -66,7 +87,9 @@ _NEW_CUE = (
 )
 _CAP = r"[A-ZÄÖÅÜÉ][\wäöåüéßøæ.'-]*"
 _LINK = r"(?:de|la|le|du|des|van|der|den|von|di|del|da|do|dos|am|an|im|auf|zum|zur|i|på)"
-_ZIP_CITY = r"(?P<zip>(?:[A-Z]{1,2}-)?\d{3}\s?\d{2}|\d{4}|\d{2}-\d{3})\s+(?P<city>[A-ZÄÖÅ][\wäöåü-]+)"
+_ZIP_CITY = (
+    r"(?P<zip>(?:[A-Z]{1,2}-)?\d{3}\s?\d{2}|\d{4}|\d{2}-\d{3})\s+(?P<city>[A-ZÄÖÅ][\wäöåü-]+)"
+)
 _ADDRESS_RE = re.compile(
     rf"(?:{_CAP}(?:\s+(?:{_CAP}|{_LINK})){{0,3}}\s+\d{{1,4}}\s?[a-zA-Z]?(?:\s?[-–]\s?\d{{1,4}})?"
     r"(?:\s+[A-Za-z]{1,2}\s?\d{1,4})?(?:\s+(?:as|lgh|bst|apt|lh)\.?\s?\d{1,4})?"
@@ -139,8 +162,9 @@ def extract_details(text: str, with_new_values: bool) -> Details:
     """Details from the new text of a message (with signature: a phone there identifies)."""
     identifiers: dict[str, list[str]] = {}
     taken: set[str] = set()
+    lowered = text.lower()
     for key, pattern in _CUE_RES.items():
-        for match in pattern.finditer(text):
+        for match in _matches_at(pattern, text, lowered, _CUE_WORDS[key]):
             value = match.group(1).strip(" .,-/")
             if value and value not in taken:
                 identifiers.setdefault(key, []).append(value)
@@ -152,11 +176,30 @@ def extract_details(text: str, with_new_values: bool) -> Details:
     phones = _phones(text, taken)
     if phones:
         identifiers["phone"] = phones
-    emails = list(dict.fromkeys(m.lower() for m in _EMAIL_RE.findall(text)))
+    emails = (
+        list(dict.fromkeys(m.lower() for m in _EMAIL_RE.findall(text))) if "@" in text else []
+    )
     if emails:
         identifiers["email"] = emails
     new_values = _new_values(text, phones, emails) if with_new_values else {}
     return Details(new_values, identifiers, bool(_ON_BEHALF_RE.search(fold(text))))
+
+
+def _matches_at(
+    pattern: re.Pattern[str], text: str, lowered: str, keywords: tuple[str, ...]
+) -> list[re.Match[str]]:
+    """Matches of a cue pattern that start where one of its keywords occurs: anchored tries
+    instead of a case-insensitive scan of every position (which cost ~0.5 ms per mail)."""
+    found: dict[int, re.Match[str]] = {}
+    for keyword in keywords:
+        start = lowered.find(keyword)
+        while start >= 0:
+            if start not in found and (start == 0 or not lowered[start - 1].isalnum()):
+                match = pattern.match(text, start)
+                if match:
+                    found[start] = match
+            start = lowered.find(keyword, start + 1)
+    return [found[k] for k in sorted(found)]
 
 
 def _phones(text: str, taken: set[str]) -> list[str]:
@@ -182,7 +225,8 @@ def _new_values(text: str, phones: list[str], emails: list[str]) -> dict[str, st
         values["phone"] = _after_new_cue(text, [(text.find(p), p) for p in phones])
     if emails and _EMAIL_CUE_RE.search(text):
         values["email"] = _after_new_cue(text, [(text.lower().find(e), e) for e in emails])
-    name = _NAME_RE.search(text)
+    lowered = text.lower()
+    name = _NAME_RE.search(text) if any(w in lowered for w in _NAME_WORDS) else None
     if name:
         values["name"] = name.group("name").strip()
     return values

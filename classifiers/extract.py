@@ -104,7 +104,8 @@ _DISCLAIMER_WORDS = (
     "vertraulich", "confidentiel", "riservat", "confidencial", "vertrouwelijk", "fortrolig",
     "konfidensiell", "poufn", "konfidentsiaal", "disclaimer",
 )  # fmt: skip
-#: Superset of every history-start line pattern above, searched once over the whole body.
+#: Superset of every history-start line pattern above, searched once over the whole body
+#: (anchored alternatives only: an unanchored one would be tried at every character).
 _HISTORY_HINT_RE = re.compile(
     r"^[ \t]*(?:[-_=*]{2}|\*?(?:from|lähettäjä|lähetäjä|från|von|de|van|da|fra|od|saatja)"
     r"[ \t]*\*?[ \t]*:|begin forwarded|alkuperäinen|välitetty|ursprungligt|vidarebefordrat"
@@ -113,8 +114,7 @@ _HISTORY_HINT_RE = re.compile(
     r"|videresendt|opprinnelig|wiadomość|oryginalna|algne kiri|edastatud kiri|lähetetty|sent"
     r"|skickat|sendt|envoyé|verzonden|enviado|inviato|wysłane|get outlook|hanki outlook"
     r"|skaffa outlook|holen sie sich outlook|von meinem|verstuurd)"
-    r"|(?:wrote|kirjoitti|skrev|følgende|schrieb|écrit|escribió|scritto|escreveu|schreef"
-    r"|napisał|napisała|\(a\)|kirjutas)[ \t]*:[ \t]*$",
+    r"|:[ \t]*$",  # a line ending in a colon: maybe "On … wrote:"
     re.IGNORECASE | re.MULTILINE,
 )
 _QUOTE_RE = re.compile(r"^\s*>")
@@ -139,8 +139,8 @@ def extract(subject: str, plain: str | None, html: str | None) -> Extracted:
         body = html_to_text(body)
     new_body, signed = _new_text(body or "")
     subject = subject.strip()
-    text = f"{subject}\n{new_body}" if subject else new_body
-    full = f"{subject}\n{signed}" if subject else signed
+    text = "\n".join(part for part in (subject, new_body) if part)
+    full = "\n".join(part for part in (subject, signed) if part)
     return Extracted(text[:MAX_CHARS], full[:MAX_CHARS])
 
 

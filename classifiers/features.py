@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
 
 import Stemmer
 
@@ -56,7 +56,8 @@ def _build_fold_table() -> dict[int, str]:
         if low in _SPECIAL_FOLDS:
             table[code] = _SPECIAL_FOLDS[low]
             continue
-        base = "".join(c for c in unicodedata.normalize("NFKD", low) if not unicodedata.combining(c))
+        decomposed = unicodedata.normalize("NFKD", low)
+        base = "".join(c for c in decomposed if not unicodedata.combining(c))
         if base != char and base.isascii():
             table[code] = base
     for src, dst in (("’", "'"), ("‘", "'"), ("`", "'")):
@@ -83,7 +84,7 @@ def fold(text: str) -> str:
     return lowered if lowered.isascii() else _NON_ASCII_RE.sub(_fold_run, lowered)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(lang: str) -> Stemmer.Stemmer | None:
     name = STEMMER_NAMES.get(lang)
     return Stemmer.Stemmer(name) if name else None
@@ -98,15 +99,29 @@ def words(folded: str) -> list[str]:
     return _TOKEN_RE.findall(_LONG_NUMBER_RE.sub(f" {NUMBER_TOKEN} ", folded))
 
 
+#: Per-language memo of token -> final stem: a dict lookup is ~3x cheaper than PyStemmer's own
+#: cache, and mail vocabulary repeats.  Cleared when it grows past the limit.
+_STEM_CACHE: dict[str, dict[str, str]] = {}
+_STEM_CACHE_LIMIT = 200_000
+
+
 def stem_words(tokens: list[str], lang: str) -> list[str]:
     """Stems of folded tokens in language ``lang`` (unknown language: tokens unchanged)."""
     stemmer = _stemmer(lang)
     if stemmer is None:
-        return tokens
-    stems: list[str] = stemmer.stemWords(tokens)
-    if lang == "fi":
-        return ungrade_fi(" ".join(stems)).split(" ")
-    return stems
+        return list(tokens)
+    cache = _STEM_CACHE.get(lang)
+    if cache is None or len(cache) > _STEM_CACHE_LIMIT:
+        cache = _STEM_CACHE[lang] = {}
+    try:
+        return list(map(cache.__getitem__, tokens))
+    except KeyError:
+        missing = [tok for tok in dict.fromkeys(tokens) if tok not in cache]
+        stems: list[str] = stemmer.stemWords(missing)
+        if lang == "fi":
+            stems = ungrade_fi(" ".join(stems)).split(" ")
+        cache.update(zip(missing, stems, strict=True))
+        return list(map(cache.__getitem__, tokens))
 
 
 _KS_END_RE = re.compile(r"(?<=[a-z]{3})ks\b")

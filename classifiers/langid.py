@@ -70,8 +70,8 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 MIN_VOTES = 3.0
 MIN_LEAD = 1.8
 LINGUA_MAX_CHARS = 400
-#: The vote reads the first ~150 words; more changes no decision and costs time.
-VOTE_MAX_CHARS = 1000
+#: The vote reads the first ~80 words; more rarely changes the decision and costs time.
+VOTE_MAX_CHARS = 500
 
 
 def build_word_table() -> dict[str, dict[str, float]]:

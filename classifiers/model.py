@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,8 @@ class TextModel:
         self._unknown_orth = strings[UNKNOWN]
         model = self._pipe.model  # type: ignore[attr-defined]
         self._ops = model.ops
-        self._head = chain(*model.layers[1:])  # the same layers (shared weights) after n-grams
+        # The model's own layers after the n-gram extraction (same objects, shared weights).
+        self._head: Model[Any, Any] = chain(*model.layers[1:])
 
     def doc(self, tokens: Sequence[str]) -> Doc:
         known = self.known
@@ -154,8 +156,8 @@ class TextModel:
         all_values: list[np.ndarray] = []
         lengths: list[int] = []
         for tokens in token_lists:
-            ids = np.fromiter(
-                (orth.get(tok, unknown) for tok in tokens) if tokens else (unknown,),
+            ids = np.array(
+                list(map(orth.get, tokens, repeat(unknown, len(tokens)))) or [unknown],
                 dtype=np.uint64,
             )
             grams = [ids] + [ops.ngrams(n, ids) for n in range(2, NGRAM_SIZE + 1)]
@@ -173,12 +175,12 @@ class TextModel:
 
     def to_disk(self, path: Path) -> None:
         """Only the classifier's weights; the vocabulary is ``known`` (saved by the caller)."""
-        self._pipe.to_disk(path / PIPE)
+        self._pipe.to_disk(path / PIPE)  # type: ignore[attr-defined]
 
     @classmethod
     def from_disk(cls, path: Path, known: frozenset[str]) -> TextModel:
         nlp = make_nlp()
-        nlp.get_pipe(PIPE).from_disk(path / PIPE)
+        nlp.get_pipe(PIPE).from_disk(path / PIPE)  # type: ignore[attr-defined]
         return cls(nlp, known)
 
 

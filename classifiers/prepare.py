@@ -10,11 +10,9 @@ from dataclasses import dataclass
 
 from classifiers.concepts import concept_tokens
 from classifiers.features import fold, stem_words, words
-from classifiers.model import SEPARATOR
 from classifiers.langid import LanguageIdentifier
+from classifiers.model import SEPARATOR
 from classifiers.rules import rule_hits, rule_tokens
-
-
 
 
 @dataclass(frozen=True, slots=True)

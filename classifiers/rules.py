@@ -84,7 +84,7 @@ _TERMS: dict[str, tuple[str, ...]] = {
         r"parandamise oigus\w*",
     ),
     "erasure": (
-        r"oikeus tulla unohdetuksi",
+        r"oikeu\w* tulla unohdetuksi",
         r"oikeus (?:tietojen )?poistamiseen",
         r"ratt(?:en)? att bli glomd",
         r"ratt(?:en)? till radering",
@@ -168,39 +168,71 @@ _TERM_RES: dict[str, re.Pattern[str]] = {
     label: re.compile(r"\b(?:" + "|".join(terms) + r")") for label, terms in _TERMS.items()
 }
 _LITERAL_RE = re.compile(r"[a-z]+")
-_ARTICLE_TRIGGERS = frozenset({"art", "arti", "artt", "arty"})
+_GROUP_RE = re.compile(r"\(\?:[^()]*\)[?*]?")
+_HEAD = 6
+#: Longest stretch of a term before / from its trigger word (characters).
+_WINDOW_BEFORE = 40
+_WINDOW_AFTER = 90
+_ARTICLE_TRIGGERS = frozenset({"art", "artt", "artikl", "artike", "articl", "articu", "artico",
+                               "artigo", "artikk", "artyku"})  # fmt: skip
 
 
 def _triggers(terms: tuple[str, ...]) -> frozenset[str]:
-    """First (up to) four letters of each term: a word starting so must be present."""
+    """Per term, the first six letters of its first word longer than two letters (a word
+    starting so must be in the message) - a 2-letter start like "i"/"je" would trigger always."""
     found = set()
     for term in terms:
-        literal = _LITERAL_RE.match(term.removeprefix(r"\b"))
-        if literal is None:
+        mandatory = term.removeprefix(r"\b").replace(r"\w", " ").replace(r"\b", " ")
+        while "(" in mandatory:  # drop groups (alternatives or optional): not guaranteed
+            reduced = _GROUP_RE.sub(" ", mandatory)
+            if reduced == mandatory:
+                break
+            mandatory = reduced
+        words = _LITERAL_RE.findall(mandatory)
+        usable = [w for w in words if len(w) > 2]
+        if not usable:
             raise ValueError(f"rule term without a literal start: {term!r}")
-        found.add(literal.group()[:4])
+        found.add(usable[0][:_HEAD])
     return frozenset(found)
 
 
 _TRIGGERS = {label: _triggers(terms) for label, terms in _TERMS.items()}
+#: Word-head lengths to compare with the triggers (a trigger shorter than six letters is the
+#: start of a longer word: "ratt" must meet "ratten").
+_HEAD_SIZES = tuple(sorted({len(t) for ts in _TRIGGERS.values() for t in ts} | {3, 4, 6}))
 
 
 def rule_hits(folded: str, words: list[str]) -> dict[str, list[str]]:
     """Label -> the legal terms found in ``folded`` text (``features.fold`` output), whose
     word tokens are ``words``.  A label's patterns only run when a word starts like one of its
     terms: scanning every position with ~150 alternatives costs ~0.5 ms per mail."""
-    heads = {word[:4] for word in words}
+    heads = {word[:size] for word in words for size in _HEAD_SIZES}
     hits: dict[str, list[str]] = {}
     if heads & _ARTICLE_TRIGGERS:
         for match in _ARTICLE_RE.finditer(folded):
             number = match.group(1) or match.group(2)
             hits.setdefault(_ARTICLE_LABELS[number], []).append(match.group(0))
     for label, pattern in _TERM_RES.items():
-        if heads & _TRIGGERS[label]:
-            found = pattern.findall(folded)
+        triggers = heads & _TRIGGERS[label]
+        if triggers:
+            found = _search_near(pattern, folded, triggers)
             if found:
                 hits.setdefault(label, []).extend(found)
     return hits
+
+
+def _search_near(pattern: re.Pattern[str], folded: str, triggers: set[str]) -> list[str]:
+    """Matches of ``pattern`` in windows around the trigger words only (terms are short), so
+    a long mail is not scanned position by position with every alternative."""
+    spans: dict[tuple[int, int], str] = {}
+    for trigger in triggers:
+        start = folded.find(trigger)
+        while start >= 0:
+            lo, hi = max(0, start - _WINDOW_BEFORE), start + _WINDOW_AFTER
+            for match in pattern.finditer(folded, lo, hi):
+                spans[match.span()] = match.group(0)
+            start = folded.find(trigger, start + len(trigger))
+    return [spans[span] for span in sorted(spans)]
 
 
 def rule_tokens(hits: dict[str, list[str]]) -> list[str]:

@@ -111,10 +111,11 @@ def fit_calibration(
     cals: dict[str, LabelCalibration] = {}
     probs = np.zeros_like(oof)
     for j, label in enumerate(OUTPUTS):
-        column_truth = truth[:, j] if label != GATE else truth.any(axis=1)
-        a, b = fit_platt(oof[:, j].tolist(), column_truth.tolist())
+        column = np.asarray(truth[:, j] if label != GATE else truth.any(axis=1), dtype=bool)
+        column_truth = [bool(x) for x in column]
+        a, b = fit_platt(oof[:, j].tolist(), column_truth)
         probs[:, j] = [_apply(LabelCalibration(a, b, 0.5), float(x)) for x in oof[:, j]]
-        threshold = best_threshold(probs[:, j].tolist(), column_truth.tolist(), beta)
+        threshold = best_threshold(probs[:, j].tolist(), column_truth, beta)
         cals[label] = LabelCalibration(a, b, threshold)
     n_labels = len(LABELS)
     passes = np.stack(
@@ -125,7 +126,8 @@ def fit_calibration(
     gate_cal = cals[GATE]
     chosen = 0.5
     if negatives.any():
-        for candidate in sorted(set(np.round(gate[negatives & passes], 6).tolist())) + [0.95]:
+        candidates = sorted(set(np.round(gate[negatives & passes], 6).tolist()))
+        for candidate in [*candidates, 0.95]:
             threshold = min(max(candidate + 1e-6, 0.05), 0.95)
             false_right = float(np.mean((passes & (gate >= threshold))[negatives]))
             if false_right <= fp_target:
@@ -146,7 +148,15 @@ def _digest(records: Sequence[Record]) -> str:
     return h.hexdigest()[:16]
 
 
-def train_to_dir(records: Sequence[Record], seed: int, out_dir: Path, progress: TextIO | None) -> TrainResult:
-    result = train(records, seed, progress=progress)
+def train_to_dir(
+    records: Sequence[Record],
+    seed: int,
+    out_dir: Path,
+    progress: TextIO | None,
+    folds: int = CALIBRATION_FOLDS,
+    epochs: int = EPOCHS,
+) -> TrainResult:
+    """Train and write the artifact to ``out_dir``."""
+    result = train(records, seed, folds=folds, epochs=epochs, progress=progress)
     save_artifact(out_dir, result.model, result.calibration, result.word_table, result.meta)
     return result

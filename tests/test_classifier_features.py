@@ -1,0 +1,65 @@
+"""Inflection: stems meet across Finnish/Swedish forms; concepts meet across languages."""
+
+from __future__ import annotations
+
+from classifiers.concepts import concept_tokens
+from classifiers.features import NUMBER_TOKEN, fold, feature_tokens, words
+
+
+def stems(text: str, lang: str) -> list[str]:
+    return feature_tokens(text, lang)
+
+
+def test_finnish_data_forms_meet_including_consonant_gradation() -> None:
+    forms = stems("tietojeni tiedot tietoni tiedoistani tietoja", "fi")
+    assert len(set(forms)) == 1, forms
+
+
+def test_finnish_request_verbs_and_order_nouns_meet() -> None:
+    assert len(set(stems("pyydän pyytää", "fi"))) == 1
+    assert len(set(stems("tilaus tilauksen", "fi"))) == 1
+
+
+def test_missing_diacritics_meet_the_correct_spelling() -> None:
+    assert stems("pyyntö", "fi") == stems("pyynto", "fi")
+    assert stems("räkna bort mig", "sv") == stems("rakna bort mig", "sv")
+
+
+def test_swedish_forms_meet() -> None:
+    assert len(set(stems("uppgifter uppgifterna", "sv"))) == 1
+    assert len(set(stems("adressen adress", "sv"))) == 1
+
+
+def test_personal_values_become_placeholders() -> None:
+    tokens = stems("asiakasnumero 123456 matti@example.fi https://example.fi/x", "fi")
+    assert NUMBER_TOKEN in tokens and "xemailx" in tokens and "xurlx" in tokens
+    assert "123456" not in tokens and "matti" not in tokens
+
+
+def test_fold_lowercases_and_strips_diacritics() -> None:
+    assert fold("Päivittäkää ÖVERSIKT Straße Łódź") == "paivittakaa oversikt strasse lodz"
+
+
+def concepts(text: str, lang: str) -> list[str]:
+    return concept_tokens(words(fold(text)), lang)
+
+
+def test_delete_my_data_is_one_concept_sequence_in_many_languages() -> None:
+    for text, lang in [
+        ("Bitte löschen Sie meine Daten", "de"),
+        ("Veuillez supprimer mes données", "fr"),
+        ("Palun kustutage minu andmed", "et"),
+        ("Proszę usunąć moje dane", "pl"),
+        ("Please delete my data", "en"),
+    ]:
+        sequence = concepts(text, lang)
+        assert "@delete" in sequence and "@data" in sequence, (lang, sequence)
+
+
+def test_finnish_possessive_suffix_gives_my() -> None:
+    assert concepts("poistakaa tietoni", "fi") == ["@delete", "@data", "@my"]
+
+
+def test_order_cancellation_is_not_data_deletion() -> None:
+    sequence = concepts("Poistakaa tilaus 12345", "fi")
+    assert "@order" in sequence and "@data" not in sequence
