@@ -64,8 +64,13 @@ class Classifier:
     def meta(self) -> dict[str, object]:
         return self._artifact.meta
 
-    def classify_parts(self, subject: str, plain: str | None, html: str | None) -> Classification:
-        """Classify a message given its subject and first text/plain and text/html bodies."""
+    def classify_parts(
+        self, subject: str, plain: str | None, html: str | None, *, details: bool = True
+    ) -> Classification:
+        """Classify a message given its subject and first text/plain and text/html bodies.
+
+        ``details=False`` skips the details patterns (bulk scoring, the benchmark's
+        labels-only path); otherwise they run for labelled or doubtful messages."""
         extracted = extract(subject or "", plain, html)
         prepared = prepare(extracted.text, self._langid)
         if not extracted.text.strip():
@@ -79,31 +84,33 @@ class Classifier:
             decision_labels, scores = decision.labels, decision.scores
             triage, reasons = decision.needs_triage, decision.reasons
             request_score = decision.request_score
-        if decision_labels or triage:
+        if details and (decision_labels or triage):
             wants_values = (
                 "rectification" in decision_labels or "uncertain:rectification" in reasons
             )
-            details = extract_details(extracted.full, with_new_values=wants_values)
+            found = extract_details(extracted.full, with_new_values=wants_values)
         else:
-            details = Details()
+            found = Details()
         return Classification(
             labels=decision_labels,
             scores=scores,
             language=prepared.language,
             reply_language=reply_language(prepared.language),
             needs_triage=triage,
-            details=details,
+            details=found,
             text=extracted.text,
             triage_reasons=reasons,
             rule_hits=prepared.rule_hits,
             request_score=request_score,
         )
 
-    def classify_bytes(self, raw: bytes) -> Classification:
+    def classify_bytes(self, raw: bytes, *, details: bool = True) -> Classification:
         """Classify a raw RFC 5322 message (parsed by ``classifiers.mime``, never raises on
         malformed MIME; an unparseable message yields empty text and no labels)."""
         parsed = parse_message(raw)
-        return self.classify_parts(parsed.subject, parsed.text_plain, parsed.text_html)
+        return self.classify_parts(
+            parsed.subject, parsed.text_plain, parsed.text_html, details=details
+        )
 
 
 _LOCK = threading.Lock()

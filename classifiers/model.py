@@ -3,8 +3,10 @@
 Why these choices:
 
 * ``spacy.blank("xx")``: no model download, ever (the machine only reaches PyPI).
-* ``TextCatBOW`` over unigrams+bigrams of our stemmed tokens: ~5,000 docs/s
-  (machine-notes.md); the CNN/ensemble textcat is ~110 docs/s, far too slow for bulk mail.
+* A bag of unigrams+bigrams of our stemmed tokens and concept tokens (spaCy's ``TextCatBOW``
+  layers, counts normalised: ``build_norm_bow``), ~5,000 docs/s (machine-notes.md); the
+  CNN/ensemble textcat is ~110 docs/s, far too slow for bulk mail.  One extra output, the
+  "any request" gate (``labels.GATE``), is trained beside the seven labels.
 * Docs are built straight from our tokens (``prepare``), so ORTH carries the stem and no
   spaCy tokenizer or component runs at training or inference.
 * Tokens not seen in at least ``MIN_DF`` training messages become ``UNKNOWN``: this keeps the
@@ -40,11 +42,12 @@ UNKNOWN = "xunkx"
 #: Between the word tokens and the concept sequence (see ``prepare``).
 SEPARATOR = "xsepx"
 MIN_DF = 2
-#: Hash-table rows of the BOW model; 2**17 x 7 labels x 4 bytes = 3.7 MB on disk.
+#: Hash-table rows of the BOW model; 2**17 x 8 outputs x 4 bytes = 4.2 MB on disk (2**16 was
+#: measurably worse out-of-fold).
 TABLE_ROWS = 2**17
 NGRAM_SIZE = 2
-# Plain SGD: with normalised inputs a step of 2.0 is stable and learns rare words; Adam on the
-# dense 7 x 131k table was far worse out-of-fold (its per-weight steps move unseen rows too).
+# Plain SGD: with normalised inputs a step of 2.0 is stable and learns rare words; Adam (spaCy's
+# default) was far worse out-of-fold on this table (AUC 0.64-0.80 against 0.97).
 EPOCHS = 15
 BATCH_SIZE = 16
 LEARN_RATE = 2.0

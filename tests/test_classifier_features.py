@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from classifiers.concepts import concept_tokens
-from classifiers.features import NUMBER_TOKEN, fold, feature_tokens, words
+from classifiers.features import NUMBER_TOKEN, feature_tokens, fold, words
 
 
 def stems(text: str, lang: str) -> list[str]:
