@@ -1,4 +1,5 @@
 # The README's two set-up commands: `make demo` and `make test`. Both build .venv/ first.
+# Tools run as `python -m ...`: console-script shebangs are not trusted across pip upgrades.
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
@@ -10,15 +11,15 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
 demo: install
-	$(VENV)/bin/rightsdesk demo --data-dir $(DEMO_DIR)
+	$(PY) -m bot.cli demo --data-dir $(DEMO_DIR)
 
 demo-once: install
-	$(VENV)/bin/rightsdesk demo --once --data-dir $(DEMO_DIR)
+	$(PY) -m bot.cli demo --once --data-dir $(DEMO_DIR)
 
 # Dovecot is the real IMAP server of the integration tests; installed where we may (root + apt).
 test-servers:
@@ -34,11 +35,11 @@ test-servers:
 	fi
 
 test: install test-servers
-	$(VENV)/bin/pytest -q
+	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check bot classifiers storage tests bench
-	$(VENV)/bin/mypy
+	$(PY) -m ruff check bot classifiers storage tests bench examples
+	$(PY) -m mypy
 
 bench: install
 	$(PY) bench/bench_classify.py
