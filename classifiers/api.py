@@ -18,7 +18,7 @@ from classifiers.details import Details, extract_details
 from classifiers.extract import extract
 from classifiers.labels import LABELS
 from classifiers.langid import reply_language
-from classifiers.mime import parse_message
+from classifiers.mime import parse_text_parts
 from classifiers.prepare import prepare
 
 __all__ = ["LABELS", "Classification", "Classifier", "Details", "get_classifier"]
@@ -107,10 +107,8 @@ class Classifier:
     def classify_bytes(self, raw: bytes, *, details: bool = True) -> Classification:
         """Classify a raw RFC 5322 message (parsed by ``classifiers.mime``, never raises on
         malformed MIME; an unparseable message yields empty text and no labels)."""
-        parsed = parse_message(raw)
-        return self.classify_parts(
-            parsed.subject, parsed.text_plain, parsed.text_html, details=details
-        )
+        subject, plain, html = parse_text_parts(raw)
+        return self.classify_parts(subject, plain, html, details=details)
 
 
 _LOCK = threading.Lock()

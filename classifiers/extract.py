@@ -172,7 +172,14 @@ def _history_start(body: str, lines: list[str]) -> int:
     One cheap scan of the whole body (``_HISTORY_HINT_RE``) finds the few lines that could
     start history; only those get the precise line checks.
     """
-    hints = sorted({body.count("\n", 0, m.start()) for m in _HISTORY_HINT_RE.finditer(body)})
+    hints: list[int] = []
+    line_no = pos = 0
+    for match in _HISTORY_HINT_RE.finditer(body):  # in order: count newlines incrementally
+        start = match.start()
+        line_no += body.count("\n", pos, start)
+        pos = start
+        if not hints or hints[-1] != line_no:
+            hints.append(line_no)
     for i in hints:
         line = lines[i]
         stripped = line.strip()

@@ -133,6 +133,8 @@ class TextModel:
         self._ops = model.ops
         # The model's own layers after the n-gram extraction (same objects, shared weights).
         self._head: Model[Any, Any] = chain(*model.layers[1:])
+        #: The same layers, run one by one at inference (no chain/backprop bookkeeping).
+        self._head_layers: list[Model[Any, Any]] = list(model.layers[1:])
 
     def doc(self, tokens: Sequence[str]) -> Doc:
         known = self.known
@@ -169,11 +171,13 @@ class TextModel:
             all_values.append(counts)
             lengths.append(len(keys))
         batch = (
-            np.concatenate(all_keys),
-            np.concatenate(all_values).astype("f"),
+            np.concatenate(all_keys) if len(all_keys) > 1 else all_keys[0],
+            (np.concatenate(all_values) if len(all_values) > 1 else all_values[0]).astype("f"),
             np.asarray(lengths, dtype="int32"),
         )
-        scores = self._head.predict(batch)
+        scores: Any = batch
+        for layer in self._head_layers:
+            scores = layer.predict(scores)
         return np.asarray(scores)[:, self._columns]
 
     def to_disk(self, path: Path) -> None:

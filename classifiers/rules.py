@@ -200,13 +200,28 @@ _TRIGGERS = {label: _triggers(terms) for label, terms in _TERMS.items()}
 #: Word-head lengths to compare with the triggers (a trigger shorter than six letters is the
 #: start of a longer word: "ratt" must meet "ratten").
 _HEAD_SIZES = tuple(sorted({len(t) for ts in _TRIGGERS.values() for t in ts} | {3, 4, 6}))
+_ALL_TRIGGERS = frozenset().union(_ARTICLE_TRIGGERS, *_TRIGGERS.values())
+#: Word -> its heads that are triggers (most words: none); bounded like the stem cache.
+_HEADS_CACHE: dict[str, tuple[str, ...]] = {}
+_HEADS_CACHE_LIMIT = 200_000
 
 
 def rule_hits(folded: str, words: list[str]) -> dict[str, list[str]]:
     """Label -> the legal terms found in ``folded`` text (``features.fold`` output), whose
     word tokens are ``words``.  A label's patterns only run when a word starts like one of its
     terms: scanning every position with ~150 alternatives costs ~0.5 ms per mail."""
-    heads = {word[:size] for word in words for size in _HEAD_SIZES}
+    heads: set[str] = set()
+    cache = _HEADS_CACHE
+    if len(cache) > _HEADS_CACHE_LIMIT:
+        cache.clear()
+    for word in set(words):
+        word_heads = cache.get(word)
+        if word_heads is None:
+            word_heads = cache[word] = tuple(
+                head for size in _HEAD_SIZES if (head := word[:size]) in _ALL_TRIGGERS
+            )
+        if word_heads:
+            heads.update(word_heads)
     hits: dict[str, list[str]] = {}
     if heads & _ARTICLE_TRIGGERS:
         for match in _ARTICLE_RE.finditer(folded):
