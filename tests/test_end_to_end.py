@@ -167,7 +167,8 @@ def write_config(directory: Path, *, dovecot: Dovecot, user: ImapUser, smtp: Smt
         "imap": {"host": "127.0.0.1", "port": dovecot.imap_port, "security": "none",
                  "username": user.name, "password": {"file": "secrets/imap_password"},
                  "folders": ["INBOX"], "idle": True, "timeout_seconds": 10,
-                 **(imap or {})},
+                 # The safety-net sync; test_idle_picks_up_mail... sets 600 to test IDLE alone.
+                 "poll_seconds": 15, **(imap or {})},
     }]
     cfg["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none", "auth": "none",
                    "timeout_seconds": smtp_timeout}

@@ -368,9 +368,11 @@ class MailboxWatcher:
             return
         if _untagged(client).get("EXISTS"):
             return  # mail arrived during the last sync: fetch it before idling
-        timeout = float(self.imap.idle_renew_seconds)
-        if len(self.imap.folders) > 1:
-            timeout = min(timeout, float(self.imap.poll_seconds))
+        # IDLE ends at the renewal time or after poll_seconds, whichever is first, and a full
+        # sync follows: a notification lost in the gap between the last SEARCH and IDLE (or by
+        # a server that drops it) then delays mail by at most poll_seconds, never a whole
+        # renewal period.  Other folders are polled on the same beat.
+        timeout = min(float(self.imap.idle_renew_seconds), float(self.imap.poll_seconds))
         self._step = "IDLE"
         client.idle()
         self._idle_until(client, time.monotonic() + timeout)
