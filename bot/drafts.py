@@ -32,6 +32,11 @@ TYPE_NAMES: dict[str, dict[str, str]] = {
            "restriction": "restriction of processing", "objection": "objection",
            "portability": "data portability", "unsubscribe": "stop marketing"},
 }
+FIELD_NAMES: dict[str, dict[str, str]] = {
+    "fi": {"address": "osoite", "phone": "puhelinnumero", "email": "sähköposti", "name": "nimi"},
+    "sv": {"address": "adress", "phone": "telefonnummer", "email": "e-post", "name": "namn"},
+    "en": {"address": "address", "phone": "phone", "email": "e-mail", "name": "name"},
+}
 _NEEDS_TRIAGE = {"fi": "tarkistettava pyyntö", "sv": "begäran som granskas",
                  "en": "request under review"}
 _MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -106,7 +111,8 @@ def render(kind: str, cfg: Config, case: Case, original_subject: str) -> tuple[s
         "received_date": format_date(case.received_date, lang),
         "deadline": format_date(case.deadline, lang),
         "name": case.subject_name, "registers": _registers(cfg, lang),
-        "new_values": dict((case.details or {}).get("new_values") or {}),
+        "new_values": {FIELD_NAMES[lang].get(k, k): v
+                       for k, v in ((case.details or {}).get("new_values") or {}).items()},
         "authority": AUTHORITY, "original_subject": _strip_reply_prefix(original_subject),
     }
     env = environment()

@@ -117,7 +117,7 @@ def test_reply_without_access_has_no_register_facts(kera: Config, lang: str) -> 
 def test_rectification_lists_the_new_values(kera: Config) -> None:
     case = make_case("fi", ["rectification"], details={"new_values": {"address": "Uusikatu 5"}})
     _, body = drafts.render("reply", kera, case, "x")
-    assert "  - address: Uusikatu 5" in body
+    assert "  - osoite: Uusikatu 5" in body
 
 
 def test_unsubscribe_only_confirmation_has_no_deadline(kera: Config) -> None:
