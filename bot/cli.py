@@ -252,27 +252,19 @@ def cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace, out: TextIO) -> int:
-    from storage.models import Message
-
     if args.action == "retry":
         if args.id is None:
             print("rightsdesk: quarantine retry needs a message ID", file=sys.stderr)
             return 2
-        cfg = _config(args)
-        db = _db(cfg)
-        with db.session() as s:
-            msg = s.get(Message, args.id)
-            if msg is None or msg.stage != "quarantined":
-                print(f"rightsdesk: message {args.id} is not in quarantine", file=sys.stderr)
-                return 1
-            msg.stage, msg.attempts, msg.outcome, msg.outcome_reason = "new", 0, None, None
         from bot.pipeline import Pipeline
 
-        result = Pipeline(db, cfg).process_pending()
-        for p in result:
-            if p.message_id == args.id:
-                out.write(f"message {args.id}: {p.outcome}"
-                          f"{f' (case {p.case_id})' if p.case_id else ''}\n")
+        cfg = _config(args)
+        p = Pipeline(_db(cfg), cfg).retry(args.id)
+        if p is None:
+            print(f"rightsdesk: message {args.id} is not in quarantine", file=sys.stderr)
+            return 1
+        out.write(f"message {args.id}: {p.outcome}"
+                  f"{f' (case {p.case_id})' if p.case_id else ''}\n")
         return 0
     return _messages(args, True, out)
 

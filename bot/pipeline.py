@@ -79,6 +79,16 @@ class Pipeline:
             self.on_queued()
         return done
 
+    def retry(self, message_id: int) -> Processed | None:
+        """Staff re-run one quarantined message (and only that one); None if not quarantined."""
+        _ = self.classify
+        with self.db.session() as s:
+            msg = s.get(Message, message_id)
+            if msg is None or msg.stage != "quarantined":
+                return None
+            msg.stage, msg.attempts, msg.outcome, msg.outcome_reason = "new", 1, None, None
+        return self._process(message_id, 1)
+
     def _process(self, message_id: int, attempt: int) -> Processed:
         if attempt > self.cfg.triage.max_attempts:
             return self._quarantine(message_id, "repeated_failure",
