@@ -16,6 +16,9 @@ before prefixes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain, groupby
+
 from classifiers.langid import LANGUAGES
 
 _LEXICON: dict[str, str] = {
@@ -450,8 +453,9 @@ def _parse() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], int]
 
 
 _EXACT, _PREFIX, _LONGEST = _parse()
-#: Per-language memo of word -> concept ("" for none); bounded, since mail brings new words.
-_CACHE: dict[str, dict[str, str]] = {}
+#: Per-language memo of word -> its concept tokens (``word_concept_tokens``); bounded, since
+#: mail brings new words.
+_CACHE: dict[str, dict[str, tuple[str, ...]]] = {}
 _CACHE_LIMIT = 100_000
 
 
@@ -479,22 +483,33 @@ def concept_tokens(folded_words: list[str], lang: str) -> list[str]:
     """The message's concept sequence ("@delete", "@my", "@data"…), repeats collapsed.
 
     Finnish marks "my" with a suffix (tietoni, osoitteeni), so a Finnish word ending in -ni
-    also yields "@my".
+    also yields "@my".  Each word's tokens are memoised, so a mail costs a few C-level passes:
+    look the words up, chain their tokens, drop consecutive repeats.
     """
     cache = _CACHE.get(lang)
     if cache is None or len(cache) > _CACHE_LIMIT:
         cache = _CACHE[lang] = {}
-    finnish = lang == "fi"
-    out: list[str] = []
-    last = ""
-    for word in folded_words:
-        concept = cache.get(word)
-        if concept is None:
-            concept = cache[word] = _lookup(word, lang)
-        if concept and concept != last:
-            out.append("@" + concept)
-            last = concept
-        if finnish and last != "my" and len(word) > 5 and word.endswith("ni"):
-            out.append("@my")
-            last = "my"
-    return out
+    try:
+        per_word = list(map(cache.__getitem__, folded_words))
+    except KeyError:
+        for word in folded_words:
+            if word not in cache:
+                cache[word] = word_concept_tokens(word, lang)
+        per_word = list(map(cache.__getitem__, folded_words))
+    return collapse(chain.from_iterable(per_word))
+
+
+def collapse(tokens: Iterable[str]) -> list[str]:
+    """The concept sequence from the words' concept tokens in order: repeats dropped."""
+    return [token for token, _repeats in groupby(tokens)]
+
+
+def word_concept_tokens(word: str, lang: str) -> tuple[str, ...]:
+    """The concept tokens one word adds, before repeats are collapsed: its concept, then
+    "@my" for a Finnish -ni word.  (Each token was appended only if it differed from the last
+    one appended, which is exactly dropping consecutive repeats from the chained tuples.)"""
+    concept = _lookup(word, lang)
+    tokens: tuple[str, ...] = ("@" + concept,) if concept else ()
+    if lang == "fi" and len(word) > 5 and word.endswith("ni"):
+        tokens += ("@my",)
+    return tokens

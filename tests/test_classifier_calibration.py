@@ -61,8 +61,15 @@ def test_labels_pass_their_threshold_when_the_gate_opens() -> None:
 
 
 def test_closed_gate_gives_no_labels() -> None:
-    decision = decide(raw(0.01, erasure=0.99), {}, calibration())
-    assert decision.labels == ()
+    decision = decide(raw(0.01, erasure=0.9), {}, calibration())
+    assert decision.labels == () and decision.request_score == 0.455
+
+
+def test_a_sure_label_opens_a_doubtful_gate() -> None:
+    """The request score is the mean of the gate and the strongest label (decision.py)."""
+    decision = decide(raw(0.3, portability=0.99), {}, calibration())
+    assert decision.labels == ("portability",) and decision.request_score == 0.645
+    assert decide(raw(0.3, portability=0.6), {}, calibration()).labels == ()
 
 
 def test_score_near_threshold_goes_to_triage() -> None:

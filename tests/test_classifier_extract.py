@@ -102,3 +102,19 @@ def test_plain_part_is_preferred_and_html_in_plain_is_converted() -> None:
 def test_empty_message_gives_subject_only() -> None:
     assert extract("Unsubscribe", None, None).text == "Unsubscribe"
     assert extract("", None, None).text == ""
+
+
+def test_disclaimer_with_characters_lower_does_not_fold_is_still_cut() -> None:
+    """The disclaimer pattern is case-insensitive, so "ı" (dotless i) matches its "i"; only
+    lines holding one of its words are searched, which must not skip such a line."""
+    body = ("Hyvä vastaanottaja,\n\nPlease delete my data.\n\n"
+            "This e-maıl is confıdential.\nMore legal text.")
+    assert extract("", body, None).text == "Hyvä vastaanottaja,\n\nPlease delete my data."
+
+
+def test_separator_wins_over_closing_and_closing_found_on_any_line() -> None:
+    body = "Hei,\n\npoistakaa tietoni.\n \t\nYstävällisin terveisin,\nMatti"
+    assert extract("", body, None).text == "Hei,\n\npoistakaa tietoni."
+    signed = extract("", body + "\n--\nfooter", None)
+    assert signed.text == "Hei,\n\npoistakaa tietoni.\n\nYstävällisin terveisin,\nMatti"
+    assert "footer" in signed.full

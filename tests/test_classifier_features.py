@@ -63,3 +63,24 @@ def test_finnish_possessive_suffix_gives_my() -> None:
 def test_order_cancellation_is_not_data_deletion() -> None:
     sequence = concepts("Poistakaa tilaus 12345", "fi")
     assert "@order" in sequence and "@data" not in sequence
+
+
+def test_address_replacement_equals_the_pattern_scan() -> None:
+    """``_replace_emails`` tries the address pattern once per "@" instead of at every word
+    character; the result must be the plain ``re.sub``."""
+    import random
+
+    from classifiers.features import _EMAIL_RE, _replace_emails
+
+    rng = random.Random(5)
+    alphabet = [*"ab9._+-@ @", "ä", "ı", "١", "\n", ".fi", "@x.y", "_"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert _replace_emails(text) == _EMAIL_RE.sub(" xemailx ", text), text
+
+
+def test_fold_equals_per_character_translation() -> None:
+    from classifiers.features import _FOLD_TABLE
+
+    text = "ÄäÖöÅåÉéÜüØøÆæß Œuvre Ǆ İı ſ – € Łódź ’ ‘"
+    assert fold(text) == text.lower().translate(_FOLD_TABLE)

@@ -368,3 +368,54 @@ def test_decode_header_value() -> None:
                                defects) == "käsittely ja ä"
     assert decode_header_value("  folded\r\n\tvalue ") == "folded value"
     assert defects == []
+
+
+# -- the fast path of parse_text_parts reads every message as the stdlib path does ----------
+def _stdlib_text_parts(raw: bytes) -> tuple[str, str | None, str | None]:
+    """``parse_text_parts`` with the fast path switched off (the compat32 parser for all)."""
+    original = mime._fast_split
+    mime._fast_split = lambda _raw: None  # type: ignore[assignment]
+    try:
+        return mime.parse_text_parts(raw)
+    finally:
+        mime._fast_split = original
+
+
+_SHAPES = [
+    b"From: a@example.fi\nSubject: =?utf-8?q?K=C3=A4sittely?=\nContent-Type: text/plain;"
+    b" charset=\"utf-8\"\nContent-Transfer-Encoding: quoted-printable\n\nPyyd=C3=A4n tiedot\n",
+    b"From: a@example.fi\r\nSubject: s\r\nContent-Type: multipart/alternative;\r\n"
+    b" boundary=\"==b==\"\r\n\r\npre\r\n--==b==\r\nContent-Type: text/plain; charset=latin-1\r\n"
+    b"\r\nk\xe4sittely\r\n--==b==\r\nContent-Type: text/html\r\nContent-Disposition: inline\r\n"
+    b"\r\n<p>x</p>\r\n--==b==--\r\nepilogue\r\n",
+    b"From: a@example.fi\nContent-Type: multipart/mixed; boundary=B\n\n--B\n\nno headers\n"
+    b"--B\nContent-Type: text/plain; name=a.txt\n\nattached\n--B\nContent-Type: text/plain;"
+    b" charset*=utf-8''x\n\nrfc 2231\n--B\nContent-Type: application/pdf\n"
+    b"Content-Disposition: attachment; filename=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\n"
+    b"AAAA\n--B \t\n\n--B--\n",
+    b"Subject: \xe4 8-bit\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding:"
+    b" base64\n\nw6Q=\n",
+]
+
+
+def test_fast_path_matches_the_stdlib_path() -> None:
+    """The hand split (``_fast_split``) is only an optimisation: on every shape it accepts,
+    and on random damage to them and to the broken corpus, the result is the stdlib's."""
+    rng = random.Random(11)
+    seeds = [*_SHAPES, *(p.read_bytes()[:20000] for p in FILES)]
+    cases = list(seeds)
+    for _ in range(1500):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randint(0, len(data))
+            if rng.random() < 0.7:
+                data[pos:pos] = rng.choice([*_TOKENS, b"--B\n", b"--==b==--", b"\n\n", b" "])
+            else:
+                data[pos:pos + rng.randint(1, 5)] = b""
+        cases.append(bytes(data))
+    fast = 0
+    for raw in cases:
+        fast += mime._fast_split(raw) is not None
+        assert mime.parse_text_parts(raw) == _stdlib_text_parts(raw), raw[:300]
+    assert fast > len(cases) // 4  # the fast path is actually exercised
+    assert all(mime._fast_split(raw) is not None for raw in _SHAPES)
