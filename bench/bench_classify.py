@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            parsed[i].text_html))  # fmt: skip
     langid_rate = stage(lambda i: langid.detect(texts[i]))
     prepare_rate = stage(lambda i: prepare(texts[i], langid))
-    model_rate = stage(lambda i: model.predict([prepared[i].tokens]))
+    model_rate = stage(lambda i: model.predict_one(prepared[i].tokens))  # classify's call
 
     print(f"baseline stdlib email (policy.default) parse+body: {baseline:,.0f} msg/s")
     print(

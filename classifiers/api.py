@@ -20,6 +20,7 @@ from classifiers.labels import LABELS
 from classifiers.langid import reply_language
 from classifiers.mime import parse_text_parts
 from classifiers.prepare import prepare
+from classifiers.views import combine, concept_view, uses_concept_view
 
 __all__ = ["LABELS", "Classification", "Classifier", "Details", "get_classifier"]
 
@@ -53,6 +54,7 @@ class Classifier:
     def __init__(self, artifact: Artifact) -> None:
         self._artifact = artifact
         self._model = artifact.model
+        self._concept_model = artifact.concept_model
         self._calibration = artifact.calibration
         self._langid = artifact.langid
 
@@ -79,7 +81,10 @@ class Classifier:
             triage, request_score = False, 0.0
             reasons: tuple[str, ...] = ()
         else:
-            raw = self._model.predict([prepared.tokens])[0]
+            raw = self._model.predict_one(prepared.tokens)
+            if uses_concept_view(prepared.language):
+                concepts = self._concept_model.predict_one(concept_view(prepared.tokens))
+                raw = combine(raw, concepts)
             decision = decide(raw, prepared.rule_hits, self._calibration)
             decision_labels, scores = decision.labels, decision.scores
             triage, reasons = decision.needs_triage, decision.reasons

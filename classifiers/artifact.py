@@ -18,12 +18,15 @@ from classifiers.model import TextModel
 
 MODEL_DIR = Path(__file__).parent / "model"
 BUNDLE = "bundle.json.gz"
-FORMAT = 1
+#: The concept-view model's weights live in this subdirectory (``views``).
+CONCEPT_DIR = "concept_view"
+FORMAT = 2
 
 
 @dataclass(frozen=True)
 class Artifact:
     model: TextModel
+    concept_model: TextModel
     calibration: Calibration
     langid: LanguageIdentifier
     meta: dict[str, object]
@@ -32,17 +35,21 @@ class Artifact:
 def save_artifact(
     path: Path,
     model: TextModel,
+    concept_model: TextModel,
     calibration: Calibration,
     word_table: dict[str, dict[str, float]],
     meta: dict[str, object],
 ) -> None:
     path.mkdir(parents=True, exist_ok=True)
     model.to_disk(path)
+    (path / CONCEPT_DIR).mkdir(exist_ok=True)
+    concept_model.to_disk(path / CONCEPT_DIR)
     bundle = {
         "format": FORMAT,
         "meta": meta,
         "calibration": calibration.to_json(),
         "known": sorted(model.known),
+        "concept_known": sorted(concept_model.known),
         "langid_words": word_table,
     }
     data = json.dumps(bundle, ensure_ascii=False, sort_keys=True).encode("utf-8")
@@ -57,8 +64,10 @@ def load_artifact(path: Path = MODEL_DIR) -> Artifact:
     if bundle.get("format") != FORMAT:
         raise ValueError(f"model format {bundle.get('format')} not supported; retrain")
     model = TextModel.from_disk(path, frozenset(bundle["known"]))
+    concept_model = TextModel.from_disk(path / CONCEPT_DIR, frozenset(bundle["concept_known"]))
     return Artifact(
         model=model,
+        concept_model=concept_model,
         calibration=Calibration.from_json(bundle["calibration"]),
         langid=LanguageIdentifier(bundle["langid_words"]),
         meta=bundle["meta"],

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 _EPS = 1e-6
+_ONE_MINUS_EPS = 1.0 - _EPS
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,26 @@ class LabelCalibration:
     threshold: float
 
 
+#: Per label (a, b, threshold, logit(threshold)): what ``decide`` needs, as plain floats.
+PlattConstants = tuple[float, float, float, float]
+
+
 @dataclass(frozen=True)
 class Calibration:
+    """Per-label Platt scaling and thresholds.  Read-only after construction (``labels`` is
+    not copied: do not mutate it), so one instance serves all threads."""
+
     labels: dict[str, LabelCalibration]
     margin: float
+    #: ``labels`` unpacked once (``platt``), not compared or printed: derived data.
+    _platt: dict[str, PlattConstants] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        platt = {
+            name: (cal.a, cal.b, cal.threshold, _logit(cal.threshold))
+            for name, cal in self.labels.items()
+        }
+        object.__setattr__(self, "_platt", platt)
 
     def to_json(self) -> dict[str, object]:
         return {"margin": self.margin, "labels": {k: asdict(v) for k, v in self.labels.items()}}
@@ -47,14 +64,34 @@ class Calibration:
         cal = self.labels[label]
         return _sigmoid(cal.a * _logit(raw) + cal.b)
 
+    def probabilities(self, names: Sequence[str], raw: Sequence[float]) -> list[float]:
+        """``[probability(name, r) for name, r in zip(names, raw)]``: the same float
+        operations, inlined (the per-label calls were most of ``decide``'s time)."""
+        platt = self._platt
+        log, exp = math.log, math.exp
+        out: list[float] = []
+        for name, value in zip(names, raw, strict=False):
+            a, b, _threshold, _logit_threshold = platt[name]
+            p = min(max(value, _EPS), _ONE_MINUS_EPS)
+            x = a * log(p / (1.0 - p)) + b
+            if x >= 0:
+                out.append(1.0 / (1.0 + exp(-x)))
+            else:
+                z = exp(x)
+                out.append(z / (1.0 + z))
+        return out
+
+    def platt(self, label: str) -> PlattConstants:
+        """(a, b, threshold, logit(threshold)) of ``label``."""
+        return self._platt[label]
+
     def near_threshold(self, label: str, probability: float) -> bool:
         """Inside the uncertainty band around the label's threshold."""
-        threshold = self.labels[label].threshold
-        return abs(_logit(probability) - _logit(threshold)) < self.margin
+        return abs(_logit(probability) - self._platt[label][3]) < self.margin
 
 
 def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1.0 - _EPS)
+    p = min(max(p, _EPS), _ONE_MINUS_EPS)
     return math.log(p / (1.0 - p))
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from classifiers.calibration import Calibration
 from classifiers.labels import GATE, LABELS
 
@@ -37,25 +39,30 @@ def request_score(gate: float, label_probabilities: Sequence[float]) -> float:
 
 
 def decide(
-    raw: Sequence[float], rule_hits: dict[str, list[str]], calibration: Calibration
+    raw: Sequence[float] | np.ndarray, rule_hits: dict[str, list[str]], calibration: Calibration
 ) -> Decision:
-    """Labels for one message from its raw scores (``OUTPUTS`` order) and rule hits."""
-    probabilities = [
-        calibration.probability(label, float(value))
-        for label, value in zip(LABELS, raw, strict=False)
-    ]
-    gate = request_score(calibration.probability(GATE, float(raw[len(LABELS)])), probabilities)
-    is_request = gate >= calibration.labels[GATE].threshold
+    """Labels for one message from its raw scores (``OUTPUTS`` order) and rule hits.
+
+    The per-label Platt scaling runs once over all outputs (``Calibration.probabilities``) and
+    each label's threshold and its logit come precomputed (``Calibration.platt``); the
+    triage-band test (``near_threshold``) only runs where its result matters, as before.
+    """
+    values = raw.tolist() if isinstance(raw, np.ndarray) else [float(value) for value in raw]
+    probabilities = calibration.probabilities(LABELS, values)
+    gate_p = calibration.probabilities((GATE,), values[len(LABELS) : len(LABELS) + 1])[0]
+    gate = request_score(gate_p, probabilities)
+    is_request = gate >= calibration.platt(GATE)[2]
     gate_unsure = calibration.near_threshold(GATE, gate)
+    checks_band = is_request or gate_unsure
     labels: list[str] = []
     scores: dict[str, float] = {}
     reasons: list[str] = []
     for label, p in zip(LABELS, probabilities, strict=True):
         scores[label] = round(p, 4)
-        passes = p >= calibration.labels[label].threshold
+        passes = p >= calibration.platt(label)[2]
         if passes and is_request:
             labels.append(label)
-        if (is_request or gate_unsure) and calibration.near_threshold(label, p):
+        if checks_band and calibration.near_threshold(label, p):
             reasons.append(f"uncertain:{label}")
         elif passes and gate_unsure:
             reasons.append(f"uncertain_request:{label}")

@@ -48,11 +48,24 @@ _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _TOKEN_RE = re.compile(r"[a-z]+|[0-9]+")
 #: Finnish/Swedish phone numbers as people write them: "050 338 1190", "+358 40 123 4567",
 #: "070-318 44 26".  A new number is what a rectification often consists of.
+#:
+#: Written as ``(?<![0-9])(?:\+358[\s-]?|\+46[\s-]?|0)[0-9]{1,3}(?:[\s-]?[0-9]{2,4}){2,3}(?![0-9])``
+#: but with the "no digit before" check moved behind the first character: a pattern that
+#: starts with a look-behind is tried at every position (~11 us a mail), one that starts with
+#: "+" or "0" only where those occur (~4 us).  The alternatives start with different characters,
+#: so they are still tried in the same order with the same backtracking: same matches.
 _PHONE_RE = re.compile(
-    r"(?<![0-9])(?:\+358[\s-]?|\+46[\s-]?|0)[0-9]{1,3}(?:[\s-]?[0-9]{2,4}){2,3}(?![0-9])"
+    r"(?:\+(?<![0-9]\+)(?:358[\s-]?|46[\s-]?)|0(?<![0-9]0))"
+    r"[0-9]{1,3}(?:[\s-]?[0-9]{2,4}){2,3}(?![0-9])"
 )
 #: A postcode before a place name ("40320 jyvaskyla", "652 30 vasa"): an address is written.
-_POSTCODE_RE = re.compile(r"(?<![0-9])(?:[0-9]{5}|[0-9]{3} [0-9]{2})(?=\s+[a-z])")
+#: ``(?<![0-9])(?:[0-9]{5}|[0-9]{3} [0-9]{2})(?=\s+[a-z])`` with the look-behind moved behind
+#: the first digit, for the same reason (~25 us -> ~5 us a mail, same matches).
+_POSTCODE_RE = re.compile(r"[0-9](?<![0-9]{2})(?:[0-9]{4}|[0-9]{2} [0-9]{2})(?=\s+[a-z])")
+#: Any digit / a run of four or more (the placeholders' cheap pre-checks; both start with a
+#: character class, so the scan skips ahead in C).
+_DIGIT_RE = re.compile(r"[0-9]")
+_LONG_NUMBER_RE = re.compile(r"[0-9][0-9]{3}")
 _SPECIAL_FOLDS = {"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th", "œ": "oe"}
 
 
@@ -145,15 +158,17 @@ def words(folded: str) -> list[str]:
         folded = _replace_emails(folded)
     if "http" in folded or "www." in folded:
         folded = _URL_RE.sub(f" {URL_TOKEN} ", folded)
+    if _DIGIT_RE.search(folded) is None:  # the placeholders (and their scans) need digits
+        return _TOKEN_RE.findall(folded)
     if "0" in folded:  # every phone number holds a 0 (leading or after +358/+46)
         folded = _PHONE_RE.sub(f" {PHONE_TOKEN} ", folded)
     folded = _POSTCODE_RE.sub(f" {POSTCODE_TOKEN} ", folded)
+    tokens: list[str] = _TOKEN_RE.findall(folded)
+    if _LONG_NUMBER_RE.search(folded) is None:
+        return tokens
     # A token is a maximal run of letters or of digits, so mapping the digit tokens of four or
     # more to the placeholder equals replacing [0-9]{4,} runs first (and skips a string copy).
-    return [
-        NUMBER_TOKEN if len(token) > 3 and token[0] <= "9" else token
-        for token in _TOKEN_RE.findall(folded)
-    ]
+    return [NUMBER_TOKEN if len(token) > 3 and token[0] <= "9" else token for token in tokens]
 
 
 #: Per-language memo of token -> final stem: a dict lookup is ~3x cheaper than PyStemmer's own

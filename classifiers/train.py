@@ -28,6 +28,7 @@ from classifiers.labels import GATE, LABELS, OUTPUTS
 from classifiers.langid import LanguageIdentifier, build_word_table
 from classifiers.model import EPOCHS, TextModel, train_textcat
 from classifiers.prepare import Prepared, prepare
+from classifiers.views import combine, concept_view, uses_concept_view
 
 #: F-beta used to choose each label's threshold (precision is guarded by the gate below).
 THRESHOLD_BETA = 1.0
@@ -42,6 +43,8 @@ TRIAGE_MARGIN = 1.0
 @dataclass(frozen=True)
 class TrainResult:
     model: TextModel
+    #: The concept-view model (``views``), combined with ``model`` for non-fi/sv/en mail.
+    concept_model: TextModel
     calibration: Calibration
     word_table: dict[str, dict[str, float]]
     meta: dict[str, object]
@@ -73,22 +76,28 @@ def train(
     langid = LanguageIdentifier(word_table)
     prepared = [prepare(text, langid) for text in texts]
     data = [(p.tokens, r.labels) for p, r in zip(prepared, train_records, strict=True)]
+    concept_data = [(concept_view(tokens), labels) for tokens, labels in data]
+    mixed = np.array([uses_concept_view(p.language) for p in prepared], dtype=bool)
     fold_of = [calibration_fold(r.id) % folds for r in train_records]
     bar = tqdm(
-        total=(folds + 1) * epochs, desc="train", unit="epoch", file=progress,
+        total=2 * (folds + 1) * epochs, desc="train", unit="epoch", file=progress,
         disable=progress is None, leave=False,
     )  # fmt: skip
     oof = np.zeros((len(data), len(OUTPUTS)), dtype=np.float64)
+    concept_oof = np.zeros_like(oof)
     for k in range(folds):
-        inside = [d for d, f in zip(data, fold_of, strict=True) if f != k]
         outside = [i for i, f in enumerate(fold_of) if f == k]
-        if not outside or not inside:
+        if not outside or len(outside) == len(data):
             continue
-        fold_model = train_textcat(inside, seed + 1 + k, epochs, on_epoch=lambda: bar.update())
-        oof[outside] = fold_model.predict([data[i][0] for i in outside])
+        for view, scores in ((data, oof), (concept_data, concept_oof)):
+            inside = [d for d, f in zip(view, fold_of, strict=True) if f != k]
+            fold_model = train_textcat(inside, seed + 1 + k, epochs, on_epoch=lambda: bar.update())
+            scores[outside] = fold_model.predict([view[i][0] for i in outside])
+    oof[mixed] = combine(oof[mixed], concept_oof[mixed])
     truth = np.array([[lb in labels for lb in LABELS] for _, labels in data], dtype=bool)
     calibration = fit_calibration(oof, truth)
     model = train_textcat(data, seed, epochs, on_epoch=lambda: bar.update())
+    concept_model = train_textcat(concept_data, seed, epochs, on_epoch=lambda: bar.update())
     bar.close()
     meta: dict[str, object] = {
         "seed": seed,
@@ -97,7 +106,7 @@ def train(
         "train_records": len(train_records),
         "corpus_digest": _digest(train_records),
     }
-    return TrainResult(model, calibration, word_table, meta, oof)
+    return TrainResult(model, concept_model, calibration, word_table, meta, oof)
 
 
 def fit_calibration(
@@ -161,5 +170,8 @@ def train_to_dir(
 ) -> TrainResult:
     """Train and write the artifact to ``out_dir``."""
     result = train(records, seed, folds=folds, epochs=epochs, progress=progress)
-    save_artifact(out_dir, result.model, result.calibration, result.word_table, result.meta)
+    save_artifact(
+        out_dir, result.model, result.concept_model, result.calibration, result.word_table,
+        result.meta,
+    )  # fmt: skip
     return result

@@ -88,3 +88,18 @@ def test_rule_hit_without_label_goes_to_triage() -> None:
 def test_calibration_roundtrips_through_json() -> None:
     cal = Calibration({GATE: LabelCalibration(1.5, -0.2, 0.7)}, 0.8)
     assert Calibration.from_json(cal.to_json()) == cal
+
+
+def test_probabilities_equal_probability_per_label() -> None:
+    """The inlined Platt scaling ``decide`` uses gives the same floats as ``probability``."""
+    labels = {
+        label: LabelCalibration(0.5 + i / 7, i / 10 - 0.3, 0.4) for i, label in enumerate(OUTPUTS)
+    }
+    cal = Calibration(labels, 0.8)
+    rng = random.Random(5)
+    for _ in range(200):
+        raw = [rng.choice([0.0, 1.0, 1e-9, rng.random()]) for _ in OUTPUTS]
+        assert cal.probabilities(OUTPUTS, raw) == [
+            cal.probability(label, value) for label, value in zip(OUTPUTS, raw, strict=True)
+        ]
+    assert cal.platt(GATE)[2] == 0.4

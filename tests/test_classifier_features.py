@@ -84,3 +84,32 @@ def test_fold_equals_per_character_translation() -> None:
 
     text = "ÄäÖöÅåÉéÜüØøÆæß Œuvre Ǆ İı ſ – € Łódź ’ ‘"
     assert fold(text) == text.lower().translate(_FOLD_TABLE)
+
+
+#: The phone and postcode patterns as first written (look-behind first); ``features`` moves the
+#: look-behind behind the first character so the scan skips ahead in C.  Same matches.
+_PLAIN_PHONE = r"(?<![0-9])(?:\+358[\s-]?|\+46[\s-]?|0)[0-9]{1,3}(?:[\s-]?[0-9]{2,4}){2,3}(?![0-9])"
+_PLAIN_POSTCODE = r"(?<![0-9])(?:[0-9]{5}|[0-9]{3} [0-9]{2})(?=\s+[a-z])"
+
+
+def test_phone_and_postcode_patterns_match_as_first_written() -> None:
+    import random
+    import re
+
+    from classifiers.features import _PHONE_RE, _POSTCODE_RE
+
+    pieces = ["0", "00", "040", "+358", "+46", "+", "1", "12", "123", "4567", "00100", " ",
+              "-", "\n", "a", "helsinki", "x", "652 30 vasa", "050 338 1190", "+358 40 123 4567",
+              "070-318 44 26", "9", "1+358 40 1234567"]  # fmt: skip
+    rng = random.Random(3)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        for plain, fast in ((_PLAIN_PHONE, _PHONE_RE), (_PLAIN_POSTCODE, _POSTCODE_RE)):
+            expected = [m.span() for m in re.finditer(plain, text)]
+            assert [m.span() for m in fast.finditer(text)] == expected, (text, plain)
+
+
+def test_words_without_digits_or_long_numbers_take_the_short_paths() -> None:
+    assert words("ei numeroita tassa") == ["ei", "numeroita", "tassa"]
+    assert words("tilaus 123 ja 4411") == ["tilaus", "123", "ja", NUMBER_TOKEN]
+    assert words("puh 040 123 4567, 00100 helsinki") == ["puh", "xphonex", "xpostx", "helsinki"]

@@ -75,3 +75,23 @@ def test_rectification_request_gets_new_values(classifier: Classifier) -> None:
     assert "rectification" in result.labels
     assert result.details.new_values["address"] == "Kauppakatu 5 B 12, 40100 Jyväskylä"
     assert result.details.identifiers["customer_number"] == ["123456"]
+
+
+def test_predict_one_gives_predict_s_scores_bit_for_bit(classifier: Classifier) -> None:
+    """The single-message path inlines the head layers; it must change no bit of the scores,
+    and both must agree with the reference spaCy path (``predict_docs``)."""
+    import numpy as np
+
+    from classifiers.prepare import prepare
+
+    model = classifier._model
+    token_lists = [
+        prepare(subject + "\n" + body, classifier._langid).tokens
+        for subject, body, _labels, _lang in CLEAR_CASES
+    ]
+    token_lists += [[], ["xsepx"], ["notavocabularyword"], ["a", "a", "a"]]
+    for tokens in token_lists:
+        one = model.predict_one(tokens)
+        batch = model.predict([tokens])[0]
+        assert one.dtype == batch.dtype and np.array_equal(one, batch), tokens
+        assert np.allclose(one, model.predict_docs([tokens])[0], atol=1e-6), tokens

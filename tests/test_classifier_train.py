@@ -24,11 +24,14 @@ def test_same_seed_same_model_and_predictions(subset: list[Record], tmp_path: Pa
     first = train_to_dir(subset, 11, tmp_path / "a", progress=None, folds=2, epochs=3)
     second = train_to_dir(subset, 11, tmp_path / "b", progress=None, folds=2, epochs=3)
     assert first.calibration == second.calibration
-    for name in ("bundle.json.gz", "textcat_multilabel/model"):
+    for name in (
+        "bundle.json.gz", "textcat_multilabel/model", "concept_view/textcat_multilabel/model",
+    ):  # fmt: skip
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     a, b = load_artifact(tmp_path / "a"), load_artifact(tmp_path / "b")
     tokens = [p.tokens for p in prepare_records(subset[:40], a.langid)]
     assert np.array_equal(a.model.predict(tokens), b.model.predict(tokens))
+    assert np.array_equal(a.concept_model.predict(tokens), b.concept_model.predict(tokens))
 
 
 def test_fast_path_equals_the_spacy_doc_path(subset: list[Record]) -> None:
