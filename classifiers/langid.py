@@ -12,7 +12,7 @@ Why this design (measured, see machine-notes.md and the benchmark):
   "Hei! Please delete my data. Kiitos.".
 * The vote's words are spaCy's stop-word lists plus the words of the training corpus that
   belong to one or two languages (``build_word_table``): on the held-out part this took the
-  undecided share from 13 % to 4 % and language errors from 13 to 8 of 690.
+  undecided share from 13 % to 4 % and language errors from 11 to 6 of 690.
 """
 
 from __future__ import annotations
