@@ -23,6 +23,7 @@ from tqdm import tqdm
 from classifiers.artifact import save_artifact
 from classifiers.calibration import Calibration, LabelCalibration, best_threshold, fit_platt
 from classifiers.corpus import CALIBRATION_FOLDS, Record, calibration_fold, is_heldout
+from classifiers.decision import request_score
 from classifiers.extract import extract
 from classifiers.labels import GATE, LABELS, OUTPUTS
 from classifiers.langid import LanguageIdentifier, build_word_table
@@ -134,7 +135,9 @@ def fit_calibration(
         [probs[:, j] >= cals[label].threshold for j, label in enumerate(LABELS)], axis=1
     ).any(axis=1)
     negatives = ~truth.any(axis=1)
-    gate = (probs[:, n_labels] + probs[:, :n_labels].max(axis=1)) / 2  # decision.request_score
+    gate = np.array(
+        [request_score(float(row[n_labels]), row[:n_labels].tolist()) for row in probs]
+    )
     gate_cal = cals[GATE]
     chosen = 0.5
     if negatives.any():
