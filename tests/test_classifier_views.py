@@ -46,3 +46,28 @@ def test_combine_averages_in_logit_space() -> None:
 def test_packaged_model_reads_other_languages(subject: str, body: str, label: str) -> None:
     result = get_classifier().classify_parts(subject, body, None)
     assert label in result.labels, (result.labels, result.scores)
+
+
+def test_classifier_mixes_the_concept_view_in_for_other_languages_only() -> None:
+    """The scores staff see come from the combined raw scores outside fi/sv/en, and from the
+    word model alone for fi/sv/en (fails if api stops calling the concept model)."""
+    from classifiers.decision import decide
+    from classifiers.extract import extract
+    from classifiers.prepare import prepare
+
+    classifier = get_classifier()
+    for subject, body, mixed in (
+        ("Abmeldung", "Bitte streichen Sie mich aus Ihrem Newsletter-Verteiler.", True),
+        ("Uutiskirje", "Ottakaa minut pois uutiskirjelistalta, kiitos.", False),
+    ):
+        prepared = prepare(extract(subject, body, None).text, classifier._langid)
+        words_raw = classifier._model.predict_one(prepared.tokens)
+        concept_raw = classifier._concept_model.predict_one(concept_view(prepared.tokens))
+        expected_raw = combine(words_raw, concept_raw) if mixed else words_raw
+        expected = decide(expected_raw, prepared.rule_hits, classifier._calibration)
+        result = classifier.classify_parts(subject, body, None)
+        assert uses_concept_view(result.language) is mixed
+        assert result.scores == expected.scores
+        if mixed:
+            words_only = decide(words_raw, prepared.rule_hits, classifier._calibration)
+            assert words_only.scores != expected.scores
