@@ -16,7 +16,7 @@ from typing import TextIO
 
 from classifiers.api import Classification, Classifier, get_classifier
 from classifiers.artifact import MODEL_DIR
-from classifiers.corpus import is_heldout, load_corpus
+from classifiers.corpus import TESTSET_DIR, is_heldout, load_corpus
 from classifiers.evaluate import evaluate, write_report
 from classifiers.labels import LABELS
 from classifiers.mime import parse_message
@@ -102,7 +102,8 @@ def train_command(seed: int, out_dir: Path | None) -> int:
 
 
 def eval_command(out: TextIO) -> int:
-    """Evaluate the packaged model on the held-out part of the corpus."""
+    """Evaluate the packaged model on the held-out part of the corpus and, when present, on
+    the independent test set (``corpus.TESTSET_DIR``: other writers, never trained on)."""
     records, _ = load_corpus()
     heldout = [r for r in records if is_heldout(r.id)]
     if not heldout:
@@ -111,4 +112,11 @@ def eval_command(out: TextIO) -> int:
     classifier = get_classifier()
     out.write(f"held-out messages: {len(heldout)} of {len(records)}; model {classifier.meta}\n")
     write_report(evaluate(classifier, heldout), out)
+    testset, _ = load_corpus(TESTSET_DIR) if TESTSET_DIR.is_dir() else ([], 0)
+    if testset:
+        out.write(
+            f"\n\n### independent test set: {len(testset)} messages by writers whose mail"
+            " is not in the corpus (never trained on)\n"
+        )
+        write_report(evaluate(classifier, testset), out, "test-set messages")
     return 0

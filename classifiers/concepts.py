@@ -177,6 +177,20 @@ _LEXICON: dict[str, str] = {
         tilaaj* prenumer* subscri* abonn* suscri* iscri* iscriz* assin*
         tellija* abonnent* prenumerat* inscri* aanmeld* anmeld*
     """,
+    "add": """
+        lisatk* lisaa lisaisit* lisaatte lisatkaa liity* liitty* liittya* liittyn* sv:lagg
+        sv:lagga sv:lagger add adding added join* signup sign hinzufug* aufnehm* ajout*
+        ajoute* ajouter inscrivez toevoeg* voeg anad* anadir* aggiung* adicion* incluir*
+        includ* tilfoj* legg dodaj* dopis* anmal* ilmoittau* member*
+        jasen* medlem* mitglied* membre* lid* miembro* socio* liige* czlon*
+    """,
+    "confirm": """
+        vahvistu* vahvistettu* vahvistit* bekraftel* bekraftat* confirmed confirmation
+        bestatigt* confirme* bevestigd* confirmad* confermat* confirmad* kinnitat* bekraeft*
+        bekreft* potwierdz* jo sv:redan already schon deja nl:al ya gia pt:ja juba allerede
+        allerede juz tehty tehtiin valmis klart klar done erledigt fait gedaan hecho fatto
+        feito tehtud gjort udfort zrobion*
+    """,
     "stop": """
         lopett* lopeta* lopet* lakatk* lakkaut* sluta* upphor* stop* stopp* aufhor* einstell*
         arret* cesser* cess* dejar* dejen smett* parar* pare ophor* stans* przesta* zaprzest*

@@ -98,12 +98,14 @@ def evaluate(classifier: Classifier, records: Iterable[Record]) -> dict[str, Gro
     return reports
 
 
-def write_report(reports: dict[str, GroupReport], out: TextIO) -> None:
+def write_report(
+    reports: dict[str, GroupReport], out: TextIO, what: str = "held-out messages"
+) -> None:
     for group in GROUPS:
         rep = reports[group]
         if not rep.messages:
             continue
-        out.write(f"\n== {group}: {rep.messages} held-out messages ==\n")
+        out.write(f"\n== {group}: {rep.messages} {what} ==\n")
         out.write(f"{'label':<14}{'precision':>10}{'recall':>8}{'F1':>8}{'support':>9}\n")
         for label, c in rep.per_label.items():
             out.write(

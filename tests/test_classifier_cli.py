@@ -7,6 +7,9 @@ import json
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
+from classifiers import cli
 from classifiers.cli import classify_command
 from classifiers.labels import LABELS
 
@@ -58,3 +61,26 @@ def test_all_good_files_exit_zero(tmp_path: Path) -> None:
     out = io.StringIO()
     assert classify_command([str(good)], out) == 0
     assert json.loads(out.getvalue())["labels"] == ["unsubscribe"]
+
+
+def test_eval_reports_held_out_part_and_independent_test_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    testset = tmp_path / "testset"
+    testset.mkdir()
+    rows = [
+        {"id": "tz-0001", "lang": "fi", "subject": "Tietoni", "body": "Poistakaa kaikki tietoni.",
+         "labels": ["erasure"], "kind": "t"},
+        {"id": "tz-0002", "lang": "en", "subject": "Order 1234", "body": "Where is my parcel?",
+         "labels": [], "kind": "t"},
+    ]  # fmt: skip
+    (testset / "t.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
+    monkeypatch.setattr(cli, "TESTSET_DIR", testset)
+    out = io.StringIO()
+    assert cli.eval_command(out) == 0
+    report = out.getvalue()
+    held, _, independent = report.partition("### independent test set: 2 messages")
+    assert "== fi+sv+en:" in held and "macro-F1" in held
+    assert independent, report[-500:]
+    assert "== fi: 1 test-set messages ==" in independent
+    assert "false right on no-label messages: 0/1" in independent or "1/1" in independent

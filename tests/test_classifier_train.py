@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifiers.artifact import load_artifact
-from classifiers.corpus import Record, is_heldout, load_corpus
+from classifiers.corpus import Record, calibration_folds, is_heldout, load_corpus, part_of
 from classifiers.train import prepare_records, train, train_to_dir
 
 
@@ -54,3 +54,20 @@ def test_heldout_split_is_about_a_fifth_and_stable() -> None:
     share = sum(map(is_heldout, ids)) / len(ids)
     assert 0.17 < share < 0.23
     assert is_heldout("fi1-0001") == is_heldout("fi1-0001")
+
+
+def test_calibration_folds_keep_each_writer_batch_whole_and_balance_sizes() -> None:
+    sizes = {"fi1": 400, "fi2": 300, "sv": 250, "en": 420, "en2": 120, "de": 40, "fr": 38}
+    ids = [f"{part}-{i:04d}" for part, n in sizes.items() for i in range(1, n + 1)]
+    folds = calibration_folds(ids, 5)
+    fold_of_part: dict[str, set[int]] = {}
+    for record_id, fold in zip(ids, folds, strict=True):
+        fold_of_part.setdefault(part_of(record_id), set()).add(fold)
+    assert all(len(f) == 1 for f in fold_of_part.values()), "a batch was split across folds"
+    totals = [folds.count(k) for k in range(5)]
+    assert max(totals) <= 420 and min(totals) >= 1, totals
+    # the same corpus in another order gets the same fold per record
+    shuffled = ids[::-1]
+    again = dict(zip(shuffled, calibration_folds(shuffled, 5), strict=True))
+    assert [again[i] for i in ids] == folds
+    assert part_of("other2-0017") == "other2"
