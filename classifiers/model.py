@@ -237,6 +237,16 @@ class TextModel:
         """Only the classifier's weights; the vocabulary is ``known`` (saved by the caller)."""
         self._pipe.to_disk(path / PIPE)  # type: ignore[attr-defined]
 
+    def to_bytes(self) -> bytes:
+        """The weights, as ``to_disk`` writes them (training workers hand models back so)."""
+        return bytes(self._pipe.to_bytes())  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_bytes(cls, data: bytes, known: frozenset[str]) -> TextModel:
+        nlp = make_nlp()
+        nlp.get_pipe(PIPE).from_bytes(data)  # type: ignore[attr-defined]
+        return cls(nlp, known)
+
     @classmethod
     def from_disk(cls, path: Path, known: frozenset[str]) -> TextModel:
         nlp = make_nlp()

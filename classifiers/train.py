@@ -12,8 +12,11 @@ is seeded: same data and seed, same model.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -28,7 +31,7 @@ from classifiers.decision import request_score
 from classifiers.extract import extract
 from classifiers.labels import GATE, LABELS, OUTPUTS
 from classifiers.langid import LanguageIdentifier, build_word_table
-from classifiers.model import EPOCHS, TextModel, train_textcat
+from classifiers.model import EPOCHS, TextModel, TrainingSet, train_textcat
 from classifiers.prepare import Prepared, prepare
 from classifiers.views import combine, concept_view, uses_concept_view
 
@@ -68,8 +71,13 @@ def train(
     folds: int = CALIBRATION_FOLDS,
     epochs: int = EPOCHS,
     progress: TextIO | None = sys.stderr,
+    workers: int | None = None,
 ) -> TrainResult:
-    """Train on the non-held-out ``records`` (held-out ones are dropped here, defensively)."""
+    """Train on the non-held-out ``records`` (held-out ones are dropped here, defensively).
+
+    The fold models and the two final models are independent, each seeded on its own, so
+    they train in ``workers`` processes (default: one per available core) with the same
+    result as one after another."""
     train_records = [r for r in records if not is_heldout(r.id)]
     if not train_records:
         raise ValueError("no training records")
@@ -81,10 +89,8 @@ def train(
     concept_data = [(concept_view(tokens), labels) for tokens, labels in data]
     mixed = np.array([uses_concept_view(p.language) for p in prepared], dtype=bool)
     fold_of = calibration_folds([r.id for r in train_records], folds)
-    bar = tqdm(
-        total=2 * (folds + 1) * epochs, desc="train", unit="epoch", file=progress,
-        disable=progress is None, leave=False,
-    )  # fmt: skip
+    jobs: list[_Job] = []
+    fold_slots: list[tuple[np.ndarray, list[int]]] = []
     oof = np.zeros((len(data), len(OUTPUTS)), dtype=np.float64)
     concept_oof = np.zeros_like(oof)
     for k in range(folds):
@@ -93,14 +99,19 @@ def train(
             continue
         for view, scores in ((data, oof), (concept_data, concept_oof)):
             inside = [d for d, f in zip(view, fold_of, strict=True) if f != k]
-            fold_model = train_textcat(inside, seed + 1 + k, epochs, on_epoch=lambda: bar.update())
-            scores[outside] = fold_model.predict([view[i][0] for i in outside])
+            jobs.append((inside, seed + 1 + k, epochs, [view[i][0] for i in outside]))
+            fold_slots.append((scores, outside))
+    jobs += [(data, seed, epochs, None), (concept_data, seed, epochs, None)]
+    results = _run_jobs(jobs, workers, progress)
+    for (scores, outside), (_, _, predicted) in zip(fold_slots, results, strict=False):
+        assert predicted is not None
+        scores[outside] = predicted
+    (model_bytes, known, _), (concept_bytes, concept_known, _) = results[-2:]
     oof[mixed] = combine(oof[mixed], concept_oof[mixed])
     truth = np.array([[lb in labels for lb in LABELS] for _, labels in data], dtype=bool)
     calibration = fit_calibration(oof, truth)
-    model = train_textcat(data, seed, epochs, on_epoch=lambda: bar.update())
-    concept_model = train_textcat(concept_data, seed, epochs, on_epoch=lambda: bar.update())
-    bar.close()
+    model = TextModel.from_bytes(model_bytes, known)
+    concept_model = TextModel.from_bytes(concept_bytes, concept_known)
     meta: dict[str, object] = {
         "seed": seed,
         "epochs": epochs,
@@ -109,6 +120,46 @@ def train(
         "corpus_digest": _digest(train_records),
     }
     return TrainResult(model, concept_model, calibration, word_table, meta, oof)
+
+
+#: One training job: (training pairs, seed, epochs, token lists to predict or None).  A job
+#: with something to predict returns its scores; one without returns the model's weights.
+_Job = tuple[TrainingSet, int, int, list[Sequence[str]] | None]
+_JobResult = tuple[bytes, frozenset[str], np.ndarray | None]
+
+
+def _fit(job: _Job) -> _JobResult:
+    """Train one model (in a worker process); top level so that ``spawn`` can import it."""
+    data, seed, epochs, to_predict = job
+    model = train_textcat(data, seed, epochs)
+    if to_predict is not None:
+        return b"", frozenset(), model.predict(to_predict)
+    return model.to_bytes(), model.known, None
+
+
+def _run_jobs(jobs: list[_Job], workers: int | None, progress: TextIO | None) -> list[_JobResult]:
+    """Results in job order.  Workers are spawned, not forked: the parent may hold threads
+    (tqdm's monitor, the daemon's), and a fork copies locks held by them."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    count = max(1, min(workers or available or os.cpu_count() or 1, len(jobs)))
+    bar = tqdm(
+        total=len(jobs), desc=f"train ({count} process{'es' if count > 1 else ''})",
+        unit="model", file=progress, disable=progress is None, leave=False,
+    )  # fmt: skip
+    results: list[_JobResult | None] = [None] * len(jobs)
+    with bar:
+        if count == 1:
+            for index, job in enumerate(jobs):
+                results[index] = _fit(job)
+                bar.update()
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+                futures = {pool.submit(_fit, job): index for index, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update()
+    return [r for r in results if r is not None]
 
 
 def fit_calibration(
@@ -171,9 +222,10 @@ def train_to_dir(
     progress: TextIO | None,
     folds: int = CALIBRATION_FOLDS,
     epochs: int = EPOCHS,
+    workers: int | None = None,
 ) -> TrainResult:
     """Train and write the artifact to ``out_dir``."""
-    result = train(records, seed, folds=folds, epochs=epochs, progress=progress)
+    result = train(records, seed, folds=folds, epochs=epochs, progress=progress, workers=workers)
     save_artifact(
         out_dir, result.model, result.concept_model, result.calibration, result.word_table,
         result.meta,

@@ -21,8 +21,9 @@ def subset() -> list[Record]:
 
 
 def test_same_seed_same_model_and_predictions(subset: list[Record], tmp_path: Path) -> None:
-    first = train_to_dir(subset, 11, tmp_path / "a", progress=None, folds=2, epochs=3)
-    second = train_to_dir(subset, 11, tmp_path / "b", progress=None, folds=2, epochs=3)
+    """Also: models trained in parallel worker processes equal those trained one by one."""
+    first = train_to_dir(subset, 11, tmp_path / "a", progress=None, folds=2, epochs=3, workers=1)
+    second = train_to_dir(subset, 11, tmp_path / "b", progress=None, folds=2, epochs=3, workers=2)
     assert first.calibration == second.calibration
     for name in (
         "bundle.json.gz", "textcat_multilabel/model", "concept_view/textcat_multilabel/model",
